@@ -1,0 +1,34 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "PruneScale",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "prunescale", targets: ["prunescale"]),
+        .library(name: "ScalingLaw", targets: ["ScalingLaw"]),
+        .library(name: "Reports", targets: ["Reports"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Native shims. GSL deliberately has no pkgConfig: its .pc file adds -lgslcblas ahead of
+        // OpenBLAS and every cblas_* call would bind to GSL's slow reference BLAS (native-libs.md).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CGSL", providers: [.apt(["libgsl-dev"])]),
+
+        .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS"]),
+        .target(name: "Reports", dependencies: ["ScalingLaw"]),
+        .executableTarget(
+            name: "prunescale",
+            dependencies: [
+                "ScalingLaw", "Reports",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "NativeLinkTests", dependencies: ["COpenBLAS", "CGSL", "ScalingLaw"]),
+        .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
+    ]
+)
