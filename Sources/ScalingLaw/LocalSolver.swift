@@ -1,0 +1,276 @@
+import CGSL
+import COpenBLAS
+import Foundation
+
+/// The data one fit sees, laid out for the solver's inner loop.
+struct FitData: Sendable {
+    var points: [LawPoint]
+    var observed: [Double]
+    /// `log(observed)`, for fits in log space.
+    var logObserved: [Double]
+
+    init(points: [LawPoint], observed: [Double]) {
+        self.points = points
+        self.observed = observed
+        logObserved = observed.map { Foundation.log($0) }
+    }
+
+    var count: Int { points.count }
+}
+
+/// A residual standing in for a value the law cannot produce at a trial point (non-finite, or
+/// non-positive in log space): large enough that the trust region rejects the step.
+private let rejectedResidual = 1e50
+
+/// State the GSL callbacks read through their `params` pointer (C callbacks cannot capture).
+private final class SolverContext {
+    let law: any Law
+    let data: FitData
+    let map: ParameterMap
+    let space: FitSpace
+    /// sqrt of the IRLS weights (all 1 for least squares).
+    var sqrtWeights: [Double]
+    var p: [Double]
+    var slopes: [Double]
+    var gradient: [Double]
+
+    init(law: any Law, data: FitData, map: ParameterMap, space: FitSpace) {
+        self.law = law
+        self.data = data
+        self.map = map
+        self.space = space
+        sqrtWeights = [Double](repeating: 1, count: data.count)
+        p = [Double](repeating: 0, count: map.count)
+        slopes = [Double](repeating: 0, count: map.free.count)
+        gradient = [Double](repeating: 0, count: map.count)
+    }
+
+    func loadParameters(_ x: UnsafePointer<gsl_vector>) {
+        let u = x.pointee.data!
+        let stride = x.pointee.stride
+        // gsl vectors may be strided; the solver's are contiguous but do not rely on it.
+        if stride == 1 {
+            p.withUnsafeMutableBufferPointer { pp in slopes.withUnsafeMutableBufferPointer { map.parameters(from: u, into: pp.baseAddress!, slopes: $0.baseAddress!) } }
+        } else {
+            let copy = (0..<map.free.count).map { u[$0 * stride] }
+            copy.withUnsafeBufferPointer { cu in
+                p.withUnsafeMutableBufferPointer { pp in slopes.withUnsafeMutableBufferPointer { map.parameters(from: cu.baseAddress!, into: pp.baseAddress!, slopes: $0.baseAddress!) } }
+            }
+        }
+    }
+
+    /// Weighted residuals, `sqrt(w) * (model - observed)` in the fit's space.
+    func residuals(into f: UnsafeMutablePointer<gsl_vector>) {
+        let out = f.pointee.data!
+        let stride = f.pointee.stride
+        p.withUnsafeBufferPointer { pp in
+            for i in 0..<data.count {
+                let v = law.value(pp, at: data.points[i], gradient: nil)
+                var r: Double
+                switch space {
+                case .linear: r = v.isFinite ? v - data.observed[i] : rejectedResidual
+                case .log: r = (v.isFinite && v > 0) ? Foundation.log(v) - data.logObserved[i] : rejectedResidual
+                }
+                out[i * stride] = sqrtWeights[i] * r
+            }
+        }
+    }
+
+    /// Jacobian of the weighted residuals with respect to the free variables.
+    func jacobian(into jm: UnsafeMutablePointer<gsl_matrix>) {
+        let out = jm.pointee.data!
+        let tda = jm.pointee.tda
+        let free = map.free
+        p.withUnsafeBufferPointer { pp in
+            gradient.withUnsafeMutableBufferPointer { g in
+                for i in 0..<data.count {
+                    let v = law.value(pp, at: data.points[i], gradient: g.baseAddress)
+                    let row = out + i * tda
+                    var scale = sqrtWeights[i]
+                    let valid: Bool
+                    switch space {
+                    case .linear: valid = v.isFinite
+                    case .log:
+                        valid = v.isFinite && v > 0
+                        scale /= v
+                    }
+                    for (k, j) in free.enumerated() {
+                        let d = valid ? scale * g[j] * slopes[k] : 0
+                        row[k] = d.isFinite ? d : 0
+                    }
+                }
+            }
+        }
+    }
+}
+
+private let residualCallback: @convention(c) (UnsafePointer<gsl_vector>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<gsl_vector>?) -> Int32 = { x, params, f in
+    let ctx = Unmanaged<SolverContext>.fromOpaque(params!).takeUnretainedValue()
+    ctx.loadParameters(x!)
+    ctx.residuals(into: f!)
+    return gslSuccess
+}
+
+private let jacobianCallback: @convention(c) (UnsafePointer<gsl_vector>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<gsl_matrix>?) -> Int32 = { x, params, j in
+    let ctx = Unmanaged<SolverContext>.fromOpaque(params!).takeUnretainedValue()
+    ctx.loadParameters(x!)
+    ctx.jacobian(into: j!)
+    return gslSuccess
+}
+
+// GSL status constants import as Int; its functions return Int32.
+private let gslSuccess = Int32(GSL_SUCCESS)
+private let gslMaxIterations = Int32(GSL_EMAXITER)
+private let gslNoProgress = Int32(GSL_ENOPROG)
+
+/// GSL's default handler aborts the process; turn it off once, status codes become Swift values.
+private let gslErrorHandlerOff: Void = { _ = gsl_set_error_handler_off() }()
+
+/// The outcome of one local fit from one start.
+struct LocalFit: Sendable {
+    var parameters: [Double]
+    /// The objective in the fit's space: sum of squares (lsq) or sum of Huber losses.
+    var objective: Double
+    var iterations: Int
+    /// GSL status of the last solve (0 success; 27 "no progress" also ends at an optimum).
+    var status: Int32
+    var ok: Bool { objective.isFinite && parameters.allSatisfy(\.isFinite) }
+}
+
+/// One Levenberg–Marquardt trust-region fit (GSL `gsl_multifit_nlinear`, analytic Jacobian),
+/// with Huber loss by iteratively reweighted least squares on top.
+struct LocalSolver {
+    let law: any Law
+    let map: ParameterMap
+    let options: FitOptions
+
+    func fit(_ data: FitData, from start: [Double]) -> LocalFit {
+        _ = gslErrorHandlerOff
+        let n = data.count
+        let k = map.free.count
+        guard n >= k else { return LocalFit(parameters: start, objective: .infinity, iterations: 0, status: Int32(GSL_EBADLEN)) }
+        let ctx = SolverContext(law: law, data: data, map: map, space: options.space)
+        let unmanaged = Unmanaged.passRetained(ctx)
+        defer { unmanaged.release() }
+
+        var params = gsl_multifit_nlinear_default_parameters()
+        params.trs = prunescale_gsl_trs_lm()
+        params.scale = prunescale_gsl_scale_more()
+        params.solver = prunescale_gsl_solver_qr()
+        guard let w = gsl_multifit_nlinear_alloc(prunescale_gsl_trust(), &params, n, k) else {
+            return LocalFit(parameters: start, objective: .infinity, iterations: 0, status: Int32(GSL_ENOMEM))
+        }
+        defer { gsl_multifit_nlinear_free(w) }
+
+        var fdf = gsl_multifit_nlinear_fdf()
+        fdf.f = residualCallback
+        fdf.df = jacobianCallback
+        fdf.fvv = nil
+        fdf.n = n
+        fdf.p = k
+        fdf.params = unmanaged.toOpaque()
+
+        var u = map.freeVariables(from: start)
+        let x = gsl_vector_alloc(k)!
+        defer { gsl_vector_free(x) }
+
+        var totalIterations = 0
+        var status: Int32 = gslSuccess
+        let rounds = options.objective == .huber ? 100 : 1
+        var previousObjective = Double.infinity
+        for round in 0..<rounds {
+            for i in 0..<k { gsl_vector_set(x, i, u[i]) }
+            status = gsl_multifit_nlinear_init(x, &fdf, w)
+            if status != gslSuccess { break }
+            var info: Int32 = 0
+            status = gsl_multifit_nlinear_driver(options.maxIterations, options.xtol, options.gtol, options.ftol, nil, nil, &info, w)
+            totalIterations += Int(gsl_multifit_nlinear_niter(w))
+            let pos = gsl_multifit_nlinear_position(w)!
+            u = (0..<k).map { gsl_vector_get(pos, $0) }
+            guard options.objective == .huber else { break }
+
+            // IRLS: Huber weights from the unweighted residuals at the new point. Each round
+            // minimises a quadratic majoriser of the Huber objective, so the objective falls.
+            let p = map.parameters(from: u)
+            let r = unweightedResiduals(p, data)
+            let objective = r.reduce(0) { $0 + huberLoss($1, delta: options.huberDelta) }
+            for i in 0..<n {
+                let a = abs(r[i])
+                ctx.sqrtWeights[i] = a <= options.huberDelta ? 1 : Foundation.sqrt(options.huberDelta / a)
+            }
+            if round > 0, abs(previousObjective - objective) <= 1e-13 * max(objective, 1e-300) { break }
+            previousObjective = objective
+        }
+        let p = map.parameters(from: u)
+        let r = unweightedResiduals(p, data)
+        let objective: Double = switch options.objective {
+        case .lsq: r.reduce(0) { $0 + $1 * $1 }
+        case .huber: r.reduce(0) { $0 + huberLoss($1, delta: options.huberDelta) }
+        }
+        let ok = status == gslSuccess || status == gslMaxIterations || status == gslNoProgress
+        return LocalFit(parameters: p, objective: ok ? objective : .infinity, iterations: totalIterations, status: status)
+    }
+
+    /// Residuals in the fit's space without weights (non-finite where the law is undefined).
+    func unweightedResiduals(_ p: [Double], _ data: FitData) -> [Double] {
+        p.withUnsafeBufferPointer { pp in
+            (0..<data.count).map { i in
+                let v = law.value(pp, at: data.points[i], gradient: nil)
+                switch options.space {
+                case .linear: return v - data.observed[i]
+                case .log: return v > 0 ? Foundation.log(v) - data.logObserved[i] : .nan
+                }
+            }
+        }
+    }
+
+    /// Covariance of the free parameters, `s^2 (J^T J)^-1` with J taken in parameter space (not
+    /// in the solver's transformed variables) so errors are in the law's own units. For Huber the
+    /// final IRLS weights enter J and s^2. Returns nil when the matrix is singular.
+    func covariance(at p: [Double], data: FitData) -> [[Double]]? {
+        _ = gslErrorHandlerOff
+        let n = data.count
+        let k = map.free.count
+        guard n > k else { return nil }
+        let jm = gsl_matrix_alloc(n, k)!
+        let cov = gsl_matrix_alloc(k, k)!
+        defer {
+            gsl_matrix_free(jm)
+            gsl_matrix_free(cov)
+        }
+        var g = [Double](repeating: 0, count: map.count)
+        let r = unweightedResiduals(p, data)
+        var chi2 = 0.0
+        p.withUnsafeBufferPointer { pp in
+            for i in 0..<n {
+                let v = law.value(pp, at: data.points[i], gradient: &g)
+                var w = 1.0
+                if options.objective == .huber, abs(r[i]) > options.huberDelta { w = options.huberDelta / abs(r[i]) }
+                chi2 += w * r[i] * r[i]
+                let scale = Foundation.sqrt(w) / (options.space == .log ? v : 1)
+                for (c, j) in map.free.enumerated() { gsl_matrix_set(jm, i, c, scale * g[j]) }
+            }
+        }
+        guard chi2.isFinite else { return nil }
+        guard gsl_multifit_nlinear_covar(jm, 1e-14, cov) == gslSuccess else { return nil }
+        let s2 = chi2 / Double(n - k)
+        var out = [[Double]](repeating: [Double](repeating: 0, count: k), count: k)
+        for a in 0..<k { for b in 0..<k { out[a][b] = s2 * gsl_matrix_get(cov, a, b) } }
+        return out
+    }
+}
+
+@inline(__always)
+func huberLoss(_ r: Double, delta: Double) -> Double {
+    let a = abs(r)
+    return a <= delta ? 0.5 * r * r : delta * (a - 0.5 * delta)
+}
+
+/// Runs `body` with OpenBLAS on one thread (a fit is fastest that way, and fits run side by side
+/// on their own threads), restoring the previous count afterwards.
+func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
+    let previous = openblas_get_num_threads()
+    openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(previous) }
+    return try body()
+}

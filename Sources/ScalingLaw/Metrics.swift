@@ -1,0 +1,94 @@
+import Foundation
+
+/// Goodness-of-fit measures on linear losses.
+public enum Metrics {
+    /// R², RMSE, MAPE (%), mean Huber loss and ASD for records and the law's values for them.
+    /// ASD (brief, section 2): within every run, consecutive checkpoints by tokens give a data
+    /// slope `dL/dD` and a law slope; ASD is the mean absolute difference over all runs and pairs.
+    /// `asdLog` does the same against `log D`, which makes it independent of the token unit.
+    public static func compute(records: [LossRecord], fitted: [Double], huberDelta: Double) -> FitMetrics {
+        precondition(records.count == fitted.count)
+        let n = records.count
+        guard n > 0 else { return FitMetrics(count: 0, r2: .nan, rmse: .nan, mape: .nan, huber: .nan, asd: .nan, asdLog: .nan) }
+        let y = records.map(\.loss)
+        let mean = y.reduce(0, +) / Double(n)
+        var ssRes = 0.0, ssTot = 0.0, ape = 0.0, hub = 0.0
+        for i in 0..<n {
+            let r = y[i] - fitted[i]
+            ssRes += r * r
+            ssTot += (y[i] - mean) * (y[i] - mean)
+            ape += abs(r) / abs(y[i])
+            hub += huberLoss(r, delta: huberDelta)
+        }
+        let (asd, asdLog) = averageSlopeDifference(records: records, fitted: fitted)
+        return FitMetrics(count: n, r2: ssTot > 0 ? 1 - ssRes / ssTot : .nan, rmse: (ssRes / Double(n)).squareRoot(),
+                          mape: 100 * ape / Double(n), huber: hub / Double(n), asd: asd, asdLog: asdLog)
+    }
+
+    static func averageSlopeDifference(records: [LossRecord], fitted: [Double]) -> (Double, Double) {
+        // Runs in order of first appearance: summing in Dictionary order would make the last
+        // bits of the metric differ from run to run of the program.
+        var order: [String] = []
+        var byRun: [String: [Int]] = [:]
+        for (i, r) in records.enumerated() where r.tokens != nil {
+            if byRun[r.run] == nil { order.append(r.run) }
+            byRun[r.run, default: []].append(i)
+        }
+        var sum = 0.0, sumLog = 0.0, pairs = 0, pairsLog = 0
+        for run in order {
+            let indices = byRun[run]!
+            let sorted = indices.sorted { records[$0].tokens! < records[$1].tokens! }
+            for (a, b) in zip(sorted, sorted.dropFirst()) {
+                let d0 = records[a].tokens!, d1 = records[b].tokens!
+                guard d1 > d0 else { continue }
+                let dy = records[b].loss - records[a].loss
+                let df = fitted[b] - fitted[a]
+                sum += abs(df - dy) / (d1 - d0)
+                pairs += 1
+                if d0 > 0 {
+                    sumLog += abs(df - dy) / (Foundation.log(d1) - Foundation.log(d0))
+                    pairsLog += 1
+                }
+            }
+        }
+        return (pairs > 0 ? sum / Double(pairs) : .nan, pairsLog > 0 ? sumLog / Double(pairsLog) : .nan)
+    }
+}
+
+extension Holdout {
+    /// For each record, whether this protocol holds it out. Throws when it would hold out nothing
+    /// or everything, or needs a variable the records lack.
+    public func heldOut(_ records: [LossRecord]) throws -> [Bool] {
+        switch self {
+        case .tokens(let fraction):
+            var mask = [Bool](repeating: false, count: records.count)
+            var byRun: [String: [Int]] = [:]
+            for (i, r) in records.enumerated() {
+                guard r.tokens != nil else { throw LawError("holdout \(self): record at \(r.source?.description ?? "#\(i)") has no tokens") }
+                byRun[r.run, default: []].append(i)
+            }
+            for indices in byRun.values {
+                let k = indices.count
+                guard k >= 2 else { continue }
+                // The paper fits the first 80 % of each run's checkpoints: hold out the last
+                // round(f k), at least one and never the whole run.
+                let h = min(max(Int((fraction * Double(k)).rounded()), 1), k - 1)
+                let sorted = indices.sorted { records[$0].tokens! < records[$1].tokens! }
+                for i in sorted.suffix(h) { mask[i] = true }
+            }
+            guard mask.contains(true) else { throw LawError("holdout \(self): no run has two or more checkpoints to split") }
+            return mask
+        case .n0(let value), .rho(let value):
+            let v: Variable = if case .n0 = self { .n0 } else { .rho }
+            let values = try records.map { r -> Double in
+                guard let x = r.value(v) else { throw LawError("holdout \(self): record at \(r.source?.description ?? "?") has no \(v.rawValue)") }
+                return x
+            }
+            let chosen = value ?? values.max() ?? 0
+            let mask = values.map { abs($0 - chosen) <= 1e-9 * max(abs(chosen), 1e-300) }
+            guard mask.contains(true) else { throw LawError("holdout \(self): no record has \(v.rawValue) = \(chosen)") }
+            guard mask.contains(false) else { throw LawError("holdout \(self): every record has \(v.rawValue) = \(chosen); nothing would be left to fit") }
+            return mask
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+
+/// How the planner decides that a model has had enough post-training tokens.
+public enum PlanCriterion: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// Smallest D with `L(D) <= loss`.
+    case targetLoss(Double)
+    /// Smallest D with `-dL/dD <= tau`, tau in loss per 1e9 tokens.
+    case maxSlope(Double)
+    /// Smallest D closing `fraction` of the gap between `lossPruned` (loss right after pruning)
+    /// and the law's floor `L(D -> inf)`.
+    case recovery(fraction: Double, lossPruned: Double)
+
+    public var description: String {
+        switch self {
+        case .targetLoss(let l): "target loss \(l)"
+        case .maxSlope(let t): "loss falls by at most \(t) per 1e9 tokens"
+        case .recovery(let f, let l): "recover \(f * 100)% of the gap from the pruned loss \(l) to the law's floor"
+        }
+    }
+}
+
+/// The model a prediction or plan is for. `rho` and `n` derive from each other with `n0`.
+public struct PlanTarget: Sendable, Equatable, Codable {
+    public var n0: Double?
+    public var n: Double?
+    public var rho: Double?
+    public var loss0: Double?
+    public init(n0: Double? = nil, n: Double? = nil, rho: Double? = nil, loss0: Double? = nil) {
+        self.n0 = n0
+        self.n = n
+        self.rho = rho
+        self.loss0 = loss0
+    }
+}
+
+/// A point of the loss curve at the target, with its interval when bootstrap samples exist.
+public struct CurvePoint: Sendable, Equatable, Codable {
+    public var tokens: Double
+    public var loss: Double
+    public var lower: Double?
+    public var upper: Double?
+    public init(tokens: Double, loss: Double, lower: Double? = nil, upper: Double? = nil) {
+        self.tokens = tokens
+        self.loss = loss
+        self.lower = lower
+        self.upper = upper
+    }
+}
+
+/// The planner's answer.
+public struct PlanResult: Sendable, Equatable, Codable {
+    public var criterion: String
+    public var target: PlanTarget
+    /// The token budget under the best-fit law; nil when the criterion cannot be met.
+    public var tokens: Double?
+    /// Bootstrap interval of the budget at the fit's confidence level (nil without bootstrap or
+    /// when too many replicates cannot meet the criterion to bound it).
+    public var interval: [Double]?
+    public var reachable: Bool
+    /// The loss the law predicts at the budget.
+    public var lossAtBudget: Double?
+    /// `L(D -> inf)` at the target.
+    public var floor: Double
+    /// Bootstrap replicates used, and how many of them could not meet the criterion.
+    public var replicates: Int
+    public var unreachableReplicates: Int
+    /// Inputs outside the range the law was fitted on.
+    public var extrapolation: [String]
+    /// One sentence a person can act on.
+    public var message: String
+    /// The law's curve at the target over a token range around the budget, for the figure.
+    public var curve: [CurvePoint]
+
+    enum CodingKeys: String, CodingKey {
+        case criterion, target, tokens, interval, reachable, floor, replicates, extrapolation, message, curve
+        case lossAtBudget = "loss_at_budget", unreachableReplicates = "unreachable_replicates"
+    }
+
+    public init(criterion: String, target: PlanTarget, tokens: Double?, interval: [Double]?, reachable: Bool, lossAtBudget: Double?,
+                floor: Double, replicates: Int, unreachableReplicates: Int, extrapolation: [String], message: String, curve: [CurvePoint]) {
+        self.criterion = criterion
+        self.target = target
+        self.tokens = tokens
+        self.interval = interval
+        self.reachable = reachable
+        self.lossAtBudget = lossAtBudget
+        self.floor = floor
+        self.replicates = replicates
+        self.unreachableReplicates = unreachableReplicates
+        self.extrapolation = extrapolation
+        self.message = message
+        self.curve = curve
+    }
+}

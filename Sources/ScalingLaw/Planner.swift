@@ -1,0 +1,191 @@
+import Foundation
+
+/// A loss predicted for a target model at one token count.
+public struct LossPrediction: Sendable, Equatable, Codable {
+    public var tokens: Double
+    public var loss: Double
+    /// Bootstrap percentile interval at the fit's confidence level (nil without bootstrap samples).
+    public var interval: [Double]?
+    public init(tokens: Double, loss: Double, interval: [Double]?) {
+        self.tokens = tokens
+        self.loss = loss
+        self.interval = interval
+    }
+}
+
+/// Predictions and token budgets for a model the law was not fitted on, from a fit alone.
+public struct Planner: Sendable {
+    public let law: any Law
+    public let fit: FitResult
+    let best: [Double]
+    let samples: [[Double]]
+
+    /// Token counts searched for a budget: 1 token to 1e30.
+    static let searchRange = (lo: 0.0, hi: 30.0)
+
+    public init(law: any Law, fit: FitResult) throws {
+        guard law.parameterNames == fit.parameterNames else {
+            throw LawError("fit was made with parameters \(fit.parameterNames.joined(separator: ",")) but law \(law.name) has \(law.parameterNames.joined(separator: ","))")
+        }
+        self.law = law
+        self.fit = fit
+        best = fit.parameterVector
+        samples = fit.bootstrap?.samples.filter { $0.count == law.parameterCount } ?? []
+    }
+
+    /// The law's input point for the target, deriving `rho` from `n0` and `n` or `n` from `n0`
+    /// and `rho`; throws naming the flags the law still lacks.
+    public func point(for target: PlanTarget) throws -> LawPoint {
+        var t = target
+        if t.rho == nil, let n0 = t.n0, let n = t.n { t.rho = 1 - n / n0 }
+        if t.n == nil, let n0 = t.n0, let rho = t.rho { t.n = (1 - rho) * n0 }
+        let x = LawPoint(n0: t.n0 ?? .nan, n: t.n ?? .nan, rho: t.rho ?? .nan, loss0: t.loss0 ?? .nan, tokens: 1)
+        let missing = law.variables.filter { $0 != .tokens && x[$0].isNaN }
+        guard missing.isEmpty else {
+            throw LawError("law \(law.name) needs \(missing.map { "--\($0.rawValue == "loss0" ? "loss0" : $0.rawValue)" }.joined(separator: ", ")) for the target model")
+        }
+        if let rho = t.rho, !(0..<1).contains(rho) { throw LawError("target rho = \(rho) is outside [0, 1)") }
+        for v in [Variable.n0, .n, .loss0] where law.variables.contains(v) && !(x[v] > 0) {
+            throw LawError("target \(v.rawValue) = \(x[v]) must be positive")
+        }
+        return x
+    }
+
+    /// Losses at the given token counts, with bootstrap intervals when the fit has samples.
+    public func predict(_ target: PlanTarget, tokens: [Double]) throws -> [LossPrediction] {
+        let x = try point(for: target)
+        return tokens.map { d in
+            let xd = x.with(.tokens, d)
+            return LossPrediction(tokens: d, loss: law.value(best, at: xd), interval: interval(samples.map { law.value($0, at: xd) }))
+        }
+    }
+
+    /// Which of the target's inputs (and the token counts) lie outside what the law was fitted on.
+    public func extrapolation(_ target: PlanTarget, tokens: [Double]) throws -> [String] {
+        let x = try point(for: target)
+        var out: [String] = []
+        for v in law.variables where v != .tokens {
+            if let r = fit.data.ranges[v.rawValue], !(r[0]...r[1]).contains(x[v]) {
+                out.append("\(v.rawValue) = \(fmt(x[v])) is outside the fitted range [\(fmt(r[0])), \(fmt(r[1]))]")
+            }
+        }
+        if let r = fit.data.ranges["tokens"] {
+            let outside = tokens.filter { !(r[0]...r[1]).contains($0) }
+            if let lo = outside.min(), let hi = outside.max() {
+                out.append(lo == hi ? "tokens = \(fmt(lo)) is outside the fitted range [\(fmt(r[0])), \(fmt(r[1]))]"
+                    : "tokens \(fmt(lo))–\(fmt(hi)) lie outside the fitted range [\(fmt(r[0])), \(fmt(r[1]))]")
+            }
+        }
+        return out
+    }
+
+    /// `L(D -> inf)` at the target under parameters `p`.
+    func floor(_ p: [Double], at x: LawPoint) -> Double {
+        let v = law.value(p, at: x.with(.tokens, .infinity))
+        return v.isFinite ? v : law.value(p, at: x.with(.tokens, 1e300))
+    }
+
+    /// The smallest token count meeting the criterion under parameters `p`, nil if none does
+    /// (up to 1e30 tokens). Laws here fall monotonically in D with a shrinking slope, so the
+    /// condition switches once; bisection in log D finds where.
+    func budget(_ p: [Double], at x: LawPoint, criterion: PlanCriterion) -> Double? {
+        let condition: (Double) -> Bool
+        switch criterion {
+        case .targetLoss(let target):
+            condition = { law.value(p, at: x.with(.tokens, $0)) <= target }
+        case .maxSlope(let tau):
+            condition = { -law.tokenDerivative(p, at: x.with(.tokens, $0)) * 1e9 <= tau }
+        case .recovery(let f, let lossPruned):
+            let fl = floor(p, at: x)
+            guard lossPruned > fl else { return nil }
+            let target = lossPruned - f * (lossPruned - fl)
+            condition = { law.value(p, at: x.with(.tokens, $0)) <= target }
+        }
+        var lo = Self.searchRange.lo, hi = Self.searchRange.hi
+        if condition(Foundation.pow(10, lo)) { return Foundation.pow(10, lo) }
+        guard condition(Foundation.pow(10, hi)) else { return nil }
+        for _ in 0..<200 where hi - lo > 1e-13 {
+            let mid = (lo + hi) / 2
+            if condition(Foundation.pow(10, mid)) { hi = mid } else { lo = mid }
+        }
+        return Foundation.pow(10, hi)
+    }
+
+    public func plan(_ target: PlanTarget, criterion: PlanCriterion) throws -> PlanResult {
+        switch criterion {
+        case .targetLoss(let l): guard l.isFinite else { throw LawError("--target-loss must be a finite number") }
+        case .maxSlope(let t): guard t > 0, t.isFinite else { throw LawError("--max-slope must be a positive number (loss per 1e9 tokens)") }
+        case .recovery(let f, let lp):
+            guard f > 0, f < 1 else { throw LawError("--recovery must lie in (0, 1)") }
+            guard lp.isFinite, lp > 0 else { throw LawError("--loss-pruned must be a positive number") }
+        }
+        let x = try point(for: target)
+        let fl = floor(best, at: x)
+        let tokens = budget(best, at: x, criterion: criterion)
+        let budgets = samples.map { budget($0, at: x, criterion: criterion) }
+        let reachedBudgets = budgets.compactMap { $0 }.sorted()
+        let unreachable = budgets.count - reachedBudgets.count
+        let a = (1 - fit.options.confidence) / 2
+
+        // Unreachable replicates count as an infinite budget: if more than the upper tail are
+        // unreachable, the interval has no upper end and none is reported.
+        var iv: [Double]?
+        if !samples.isEmpty, Double(unreachable) <= a * Double(samples.count), !reachedBudgets.isEmpty {
+            let all = reachedBudgets + [Double](repeating: .infinity, count: unreachable)
+            let lo = percentile(all, a), hi = percentile(all, 1 - a)
+            if lo.isFinite, hi.isFinite { iv = [lo, hi] }
+        }
+
+        var extrapolation = try extrapolation(target, tokens: tokens.map { [$0] } ?? [])
+        var message: String
+        let level = Int((fit.options.confidence * 100).rounded())
+        if let tokens {
+            message = "\(fmt(tokens)) post-training tokens to \(criterion)"
+            if let iv { message += " (\(level)% interval \(fmt(iv[0]))–\(fmt(iv[1])))" }
+            else if !samples.isEmpty { message += " (no \(level)% interval: \(unreachable) of \(samples.count) bootstrap fits never meet the criterion)" }
+            if tokens == Foundation.pow(10, Self.searchRange.lo) { message = "the criterion is already met without post-training (\(criterion))" }
+        } else {
+            switch criterion {
+            case .targetLoss(let l): message = "unreachable: the law's floor at this model is \(fmt(fl)), above the target loss \(fmt(l))"
+            case .recovery(_, let lp) where lp <= fl:
+                message = "unreachable: the pruned loss \(fmt(lp)) is already at or below the law's floor \(fmt(fl))"
+            default: message = "unreachable within 1e30 tokens under the fitted law (\(criterion))"
+            }
+        }
+        if !extrapolation.isEmpty { message += "; extrapolated (\(extrapolation.count) input(s) outside the fitted range)" }
+        if law.variables.contains(.loss0) == false, target.loss0 != nil {
+            extrapolation.append("law \(law.name) does not use loss0; the value given was ignored")
+        }
+
+        let curve = curvePoints(x, around: tokens, iv: iv)
+        return PlanResult(criterion: "\(criterion)", target: target, tokens: tokens, interval: iv, reachable: tokens != nil,
+                          lossAtBudget: tokens.map { law.value(best, at: x.with(.tokens, $0)) }, floor: fl,
+                          replicates: samples.count, unreachableReplicates: unreachable, extrapolation: extrapolation,
+                          message: message, curve: curve)
+    }
+
+    /// 80 log-spaced points covering the fitted token range and the budget with its interval.
+    func curvePoints(_ x: LawPoint, around tokens: Double?, iv: [Double]?) -> [CurvePoint] {
+        var lo = fit.data.ranges["tokens"]?[0] ?? 1e6
+        var hi = fit.data.ranges["tokens"]?[1] ?? 1e12
+        for t in [tokens, iv?.first, iv?.last].compactMap({ $0 }) where t > 0 {
+            lo = min(lo, t / 3)
+            hi = max(hi, t * 3)
+        }
+        lo = max(lo, 1)
+        return SyntheticDesign.logSpaced(lo, max(hi, lo * 10), count: 80).map { d in
+            let xd = x.with(.tokens, d)
+            let band = interval(samples.map { law.value($0, at: xd) })
+            return CurvePoint(tokens: d, loss: law.value(best, at: xd), lower: band?[0], upper: band?[1])
+        }
+    }
+
+    func interval(_ values: [Double]) -> [Double]? {
+        let v = values.filter(\.isFinite).sorted()
+        guard v.count >= 2 else { return nil }
+        let a = (1 - fit.options.confidence) / 2
+        return [percentile(v, a), percentile(v, 1 - a)]
+    }
+}
+
+func fmt(_ x: Double) -> String { String(format: "%.4g", x) }
