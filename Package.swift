@@ -30,5 +30,7 @@ let package = Package(
         .testTarget(name: "NativeLinkTests", dependencies: ["COpenBLAS", "CGSL", "ScalingLaw"]),
         .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
+        // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
+        .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw"]),
     ]
 )

@@ -76,6 +76,24 @@ public struct PlanResult: Sendable, Equatable, Codable {
         case lossAtBudget = "loss_at_budget", unreachableReplicates = "unreachable_replicates"
     }
 
+    /// `tokens`, `interval` and `loss_at_budget` are always present in JSON (null when unknown),
+    /// so a consumer can test them without checking for a missing key.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(criterion, forKey: .criterion)
+        try c.encode(target, forKey: .target)
+        try c.encode(tokens, forKey: .tokens)
+        try c.encode(interval, forKey: .interval)
+        try c.encode(reachable, forKey: .reachable)
+        try c.encode(lossAtBudget, forKey: .lossAtBudget)
+        try c.encode(floor, forKey: .floor)
+        try c.encode(replicates, forKey: .replicates)
+        try c.encode(unreachableReplicates, forKey: .unreachableReplicates)
+        try c.encode(extrapolation, forKey: .extrapolation)
+        try c.encode(message, forKey: .message)
+        try c.encode(curve, forKey: .curve)
+    }
+
     public init(criterion: String, target: PlanTarget, tokens: Double?, interval: [Double]?, reachable: Bool, lossAtBudget: Double?,
                 floor: Double, replicates: Int, unreachableReplicates: Int, extrapolation: [String], message: String, curve: [CurvePoint]) {
         self.criterion = criterion

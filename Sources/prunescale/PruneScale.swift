@@ -4,5 +4,21 @@ import ArgumentParser
 struct PruneScale: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prunescale",
-        abstract: "Plan post-training token budgets for pruned language models from scaling-law fits.")
+        abstract: "Plan post-training token budgets for pruned language models from scaling-law fits.",
+        discussion: """
+            PruneScale fits post-training scaling laws (the P2 law of Chen et al. 2024 and its \
+            alternatives, Chinchilla, the sparsity law, or your own expression) to loss records, \
+            and predicts how many post-training tokens a larger pruned model needs, with intervals.
+
+            Records are CSV or JSON Lines with columns run, n0, n, rho, loss0, tokens, loss \
+            (any subset the law needs). A typical session:
+
+              prunescale fit --data data/sample-p2.csv --law p2 --bootstrap 1000 --out out/p2
+              prunescale plan --fit out/p2/fit.json --n0 70e9 --rho 0.25 --loss0 1.9 --target-loss 2.0
+
+            Every command that prints results also takes --format json and then prints one JSON \
+            object on stdout.
+            """,
+        subcommands: [FitCommand.self, CompareCommand.self, PredictCommand.self, PlanCommand.self,
+                      SimulateCommand.self, LawsCommand.self])
 }

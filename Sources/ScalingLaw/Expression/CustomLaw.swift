@@ -1,0 +1,106 @@
+import Foundation
+
+/// A law typed by the user as an expression, e.g. `E + A / n^alpha + B / tokens^beta`.
+///
+/// The expression is parsed once; its value, its derivative in every parameter and its
+/// derivative in `tokens` are each differentiated symbolically and compiled to a postfix
+/// program, so gradients are exact, as for the built-in laws.
+///
+/// Language: numbers (`1`, `2.5`, `1e9`, `.5`), names, `+ - * / ^` (`^` right-associative and
+/// tighter than unary minus: `-x^2 = -(x^2)`), parentheses, and the functions `log` (natural),
+/// `exp`, `sqrt`, `log1p`, `abs`, `pow(a, b)`. The names `n0 n rho loss0 tokens` (and `N0 N D L0`)
+/// are variables; every other name is a parameter.
+public struct CustomLaw: Law {
+    public let expression: String
+    public let name = "custom"
+    public let formula: String
+    public let parameterNames: [String]
+    public let variables: [Variable]
+    public let defaultStart: [Double]
+    public let startRanges: [StartRange]
+
+    private let valueProgram: CompiledExpression
+    /// `d value / d parameter j`, in parameter order.
+    private let gradientPrograms: [CompiledExpression]
+    private let tokenProgram: CompiledExpression
+    /// Scratch slots enough for any of the programs.
+    private let stackDepth: Int
+
+    /// - Parameters:
+    ///   - expression: the right-hand side of `L = ...`.
+    ///   - parameters: parameter names in order; nil = every name that is not a variable, in
+    ///     order of first appearance. A given list must name exactly the expression's parameters.
+    ///   - start: starting values by name; 1 for a parameter not given.
+    /// - Throws: `LawError`, one line naming the problem (and the column, for syntax errors).
+    public init(expression: String, parameters: [String]? = nil, start: [String: Double] = [:]) throws {
+        let parsed = try parseExpression(expression)
+        func failure(_ message: String) -> LawError { LawError("expression '\(expression)': \(message)") }
+        let variableNames = "variables are n0, n, rho, loss0, tokens (also N0, N, D, L0)"
+
+        let names: [String]
+        if let parameters {
+            var seen = Set<String>()
+            for name in parameters {
+                if Variable(expressionName: name) != nil {
+                    throw failure("parameter '\(name)' is the name of a variable (\(variableNames))")
+                }
+                if !seen.insert(name).inserted { throw failure("parameter '\(name)' is listed twice") }
+                if !parsed.parameters.contains(name) {
+                    throw failure("parameter '\(name)' does not appear in the expression")
+                }
+            }
+            if let missing = parsed.parameters.first(where: { !seen.contains($0) }) {
+                throw failure("'\(missing)' is neither a variable nor in the parameter list \(parameters)")
+            }
+            names = parameters
+        } else {
+            names = parsed.parameters
+        }
+        guard !names.isEmpty else { throw failure("no parameters to fit (\(variableNames))") }
+
+        for (name, value) in start.sorted(by: { $0.key < $1.key }) {
+            guard names.contains(name) else {
+                throw failure("start value for '\(name)', which is not a parameter (parameters: \(names.joined(separator: ", ")))")
+            }
+            guard value.isFinite else { throw failure("start value for '\(name)' is not finite") }
+        }
+
+        self.expression = expression
+        formula = "L = \(expression)"
+        parameterNames = names
+        // What the expression reads as written, even if simplification drops a term.
+        variables = parsed.tree.variables.sorted()
+        defaultStart = names.map { start[$0] ?? 1 }
+        startRanges = defaultStart.map { s in
+            if s > 0 { return StartRange(s / 10, s * 10, log: true) }
+            if s == 0 { return StartRange(-1, 1) }
+            return StartRange(10 * s, s / 10)
+        }
+
+        let tree = parsed.tree.simplified()
+        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        valueProgram = CompiledExpression(tree, parameterIndex: index)
+        gradientPrograms = names.map { CompiledExpression(tree.derivative(.parameter($0)), parameterIndex: index) }
+        tokenProgram = CompiledExpression(tree.derivative(.variable(.tokens)), parameterIndex: index)
+        stackDepth = ([valueProgram, tokenProgram] + gradientPrograms).map(\.stackDepth).max()!
+    }
+
+    public var spec: LawSpec { LawSpec(name: name, expression: expression, parameters: parameterNames) }
+
+    public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
+        assert(p.count >= parameterNames.count)
+        guard let g else { return valueProgram.evaluate(p, at: x) }
+        // One scratch stack shared by all the programs of this call.
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: max(stackDepth, 1)) { buffer in
+            let stack = buffer.baseAddress!
+            for j in gradientPrograms.indices {
+                g[j] = gradientPrograms[j].evaluate(p, at: x, stack: stack)
+            }
+            return valueProgram.evaluate(p, at: x, stack: stack)
+        }
+    }
+
+    public func tokenDerivative(_ p: UnsafeBufferPointer<Double>, at x: LawPoint) -> Double {
+        tokenProgram.evaluate(p, at: x)
+    }
+}

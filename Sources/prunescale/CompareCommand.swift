@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import Reports
+import ScalingLaw
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Fit several laws to the same data and holdout, and rank them.",
+        discussion: """
+            Each law is fitted with the same options and the same held-out protocol, then ranked by \
+            one metric: on the held-out records when --holdout is given (how well a law extrapolates is \
+            what the planner relies on), else on the fitted ones. Laws the data cannot feed (a missing \
+            column) are listed as skipped with the reason.
+
+            Example:
+              prunescale compare --data data/sample-p2.csv --laws p2,p2-alt1,p2-alt2,p2-alt3 --holdout tokens=0.2
+            """)
+
+    @OptionGroup var input: DataOptions
+    @Option(help: ArgumentHelp("Laws to compare (comma-separated names; `prunescale laws` lists them).", valueName: "a,b,..."))
+    var laws: String = "p2,p2-nodelta,p2-additive,p2-counts"
+    @OptionGroup var fitter: FitterOptions
+    @Option(name: .customLong("rank-by"), help: "Ranking metric: r2, rmse, mape, huber, asd or asd_log (r2 ranks high first, the rest low first).")
+    var rankBy: RankMetric = .r2
+    @Option(help: ArgumentHelp("Directory for comparison.csv and comparison.json.", valueName: "dir"))
+    var out: String?
+    @Option(help: "Output on stdout: text or json.")
+    var format: OutputFormat = .text
+
+    enum RankMetric: String, ExpressibleByArgument, CaseIterable, Encodable {
+        case r2, rmse, mape, huber, asd
+        case asdLog = "asd_log"
+        func value(_ m: FitMetrics) -> Double {
+            switch self {
+            case .r2: -m.r2
+            case .rmse: m.rmse
+            case .mape: m.mape
+            case .huber: m.huber
+            case .asd: m.asd
+            case .asdLog: m.asdLog
+            }
+        }
+    }
+
+    struct Entry: Encodable {
+        var rank: Int
+        var law: String
+        var formula: String
+        var parameters: Int
+        var params: [String: Double]
+        var metrics: FitMetrics
+        var holdoutMetrics: FitMetrics?
+        var warnings: [String]
+        enum CodingKeys: String, CodingKey {
+            case rank, law, formula, parameters, params, metrics, warnings
+            case holdoutMetrics = "holdout_metrics"
+        }
+    }
+
+    struct Skipped: Encodable {
+        var law: String
+        var reason: String
+    }
+
+    struct Comparison: Encodable {
+        var rankBy: String
+        var on: String
+        var holdout: String?
+        var ranking: [Entry]
+        var skipped: [Skipped]
+        enum CodingKeys: String, CodingKey {
+            case rankBy = "rank_by", on, holdout, ranking, skipped
+        }
+    }
+
+    func run() throws {
+        let options = try fitter.options()
+        let holdout = try fitter.parsedHoldout()
+        let records = try input.load()
+        let names = laws.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw ValidationError("--laws is empty") }
+        var fits: [FitResult] = []
+        var skipped: [Skipped] = []
+        for name in names {
+            let law = try LawRegistry.law(named: name)
+            do {
+                let usable = try records.requiring(law.variables, law: law.name)
+                fits.append(try ScalingLawFitter.fit(usable.records, law: law, options: options, holdout: holdout, file: input.data).result)
+            } catch let e as DataError {
+                skipped.append(Skipped(law: law.name, reason: e.description))
+            } catch let e as LawError {
+                skipped.append(Skipped(law: law.name, reason: e.message))
+            }
+        }
+        guard !fits.isEmpty else { throw LawError("no law could be fitted: " + skipped.map { "\($0.law): \($0.reason)" }.joined(separator: "; ")) }
+        let key = { (f: FitResult) -> Double in
+            let v = rankBy.value(holdout != nil ? (f.holdoutMetrics ?? f.metrics) : f.metrics)
+            return v.isNaN ? .infinity : v
+        }
+        let ranked = fits.sorted { key($0) < key($1) }
+        let comparison = Comparison(
+            rankBy: rankBy.rawValue, on: holdout != nil ? "held-out records" : "fitted records", holdout: holdout?.description,
+            ranking: ranked.enumerated().map { i, f in
+                Entry(rank: i + 1, law: f.law.name, formula: f.formula, parameters: f.parameterNames.count, params: f.params,
+                      metrics: f.metrics, holdoutMetrics: f.holdoutMetrics, warnings: f.warnings)
+            },
+            skipped: skipped)
+
+        let table = csv(comparison)
+        if let out {
+            try OutputDirectory.write(to: URL(fileURLWithPath: out)) { dir in
+                try table.text.write(to: dir.appendingPathComponent("comparison.csv"), atomically: true, encoding: .utf8)
+                try JSONOutput.data(comparison).write(to: dir.appendingPathComponent("comparison.json"), options: .atomic)
+            }
+        }
+        switch format {
+        case .json: try JSONOutput.print(comparison)
+        case .text:
+            print("ranked by \(rankBy.rawValue) on the \(comparison.on)" + (holdout.map { " (\($0))" } ?? ""))
+            let header = ["rank", "law", "k", "R²", "RMSE", "MAPE %", "ASD", "ASD log"] + (holdout != nil ? ["R² held", "RMSE held", "ASD held"] : []) + ["warnings"]
+            let widths = [5, 14, 4, 10, 11, 9, 11, 11] + (holdout != nil ? [10, 11, 11] : []) + [8]
+            print(zip(header, widths).map { TextReport.pad($0, $1) }.joined())
+            for e in comparison.ranking {
+                var cells = ["\(e.rank)", e.law, "\(e.parameters)", TextReport.g(e.metrics.r2), TextReport.g(e.metrics.rmse, 4),
+                             TextReport.g(e.metrics.mape, 4), TextReport.g(e.metrics.asd, 3), TextReport.g(e.metrics.asdLog, 3)]
+                if let h = e.holdoutMetrics { cells += [TextReport.g(h.r2), TextReport.g(h.rmse, 4), TextReport.g(h.asd, 3)] }
+                cells.append("\(e.warnings.count)")
+                print(zip(cells, widths).map { TextReport.pad($0, $1) }.joined())
+            }
+            for s in skipped { print("skipped \(s.law): \(s.reason)") }
+            if let out { print("wrote \(out)/: comparison.csv, comparison.json") }
+        }
+    }
+
+    func csv(_ c: Comparison) -> CSVTable {
+        let metricNames = ["r2", "rmse", "mape", "huber", "asd", "asd_log"]
+        var t = CSVTable(header: ["rank", "law", "parameters"] + metricNames + metricNames.map { "holdout_\($0)" } + ["warnings"])
+        func cells(_ m: FitMetrics?) -> [String] {
+            guard let m else { return [String](repeating: "", count: metricNames.count) }
+            return [m.r2, m.rmse, m.mape, m.huber, m.asd, m.asdLog].map(CSVTable.number)
+        }
+        for e in c.ranking {
+            t.append(["\(e.rank)", e.law, "\(e.parameters)"] + cells(e.metrics) + cells(e.holdoutMetrics) + ["\(e.warnings.count)"])
+        }
+        return t
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Reports
+import ScalingLaw
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Give the post-training token budget a target model needs, with its interval.",
+        discussion: """
+            Solves the fitted law (fit.json) for the smallest token count meeting one criterion:
+              --target-loss L    the loss falls to L;
+              --max-slope TAU    the loss falls by at most TAU per 1e9 further tokens (diminishing returns);
+              --recovery F       a fraction F of the gap between the loss right after pruning \
+            (--loss-pruned) and the law's floor L(D→∞) is closed.
+            The interval comes from re-solving under each bootstrap sample of the fit. When the \
+            criterion cannot be met under the fitted law (a target below the law's floor, say), the plan \
+            says so instead of giving a number. Inputs outside the fitted range are flagged.
+
+            Example:
+              prunescale plan --fit out/p2/fit.json --n0 70e9 --rho 0.25 --loss0 1.9 --target-loss 2.0 --out out/plan70b
+            """)
+
+    @Option(help: ArgumentHelp("A fit.json written by `prunescale fit`.", valueName: "file"))
+    var fit: String
+    @OptionGroup var targetOptions: TargetOptions
+
+    @Option(name: .customLong("target-loss"), help: "Criterion: the loss to reach.")
+    var targetLoss: Double?
+    @Option(name: .customLong("max-slope"), help: "Criterion: stop when the loss falls by at most this much per 1e9 tokens.")
+    var maxSlope: Double?
+    @Option(help: "Criterion: the fraction (0-1) of the pruned-to-floor gap to close; needs --loss-pruned.")
+    var recovery: Double?
+    @Option(name: .customLong("loss-pruned"), help: "Loss right after pruning, before any post-training (for --recovery).")
+    var lossPruned: Double?
+
+    @Option(help: ArgumentHelp("Directory for plan.json and figures/plan.svg.", valueName: "dir"))
+    var out: String?
+    @Option(help: "Output on stdout: text, or json ({\"tokens\": ..., \"interval\": [lo, hi], ...}).")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        let given = [targetLoss != nil, maxSlope != nil, recovery != nil].filter { $0 }.count
+        guard given == 1 else { throw ValidationError("give exactly one criterion: --target-loss, --max-slope or --recovery") }
+        if recovery != nil, lossPruned == nil { throw ValidationError("--recovery needs --loss-pruned (the loss right after pruning)") }
+    }
+
+    var criterion: PlanCriterion {
+        if let targetLoss { return .targetLoss(targetLoss) }
+        if let maxSlope { return .maxSlope(maxSlope) }
+        return .recovery(fraction: recovery!, lossPruned: lossPruned!)
+    }
+
+    func run() throws {
+        let (fitResult, law) = try FitFile.load(fit)
+        let planner = try Planner(law: law, fit: fitResult)
+        let plan = try planner.plan(targetOptions.target, criterion: criterion)
+        if let out {
+            try OutputDirectory.write(to: URL(fileURLWithPath: out)) { dir in
+                let figures = dir.appendingPathComponent("figures")
+                try FileManager.default.createDirectory(at: figures, withIntermediateDirectories: true)
+                try Figures.plan(plan).write(to: figures.appendingPathComponent("plan.svg"), atomically: true, encoding: .utf8)
+                try JSONOutput.data(plan).write(to: dir.appendingPathComponent("plan.json"), options: .atomic)
+            }
+        }
+        switch format {
+        case .json: try JSONOutput.print(plan)
+        case .text:
+            print(TextReport.plan(plan, confidence: fitResult.options.confidence))
+            if let out { print("wrote \(out)/: plan.json, figures/plan.svg") }
+        }
+    }
+}

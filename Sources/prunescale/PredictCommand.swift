@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import ScalingLaw
+
+/// Target-model flags shared by predict and plan.
+struct TargetOptions: ParsableArguments {
+    @Option(help: "Parameters of the target model before pruning, e.g. 70e9.")
+    var n0: Double?
+    @Option(help: "Parameters after pruning (or give --rho).")
+    var n: Double?
+    @Option(help: "Pruning rate in [0, 1): the fraction of parameters removed.")
+    var rho: Double?
+    @Option(help: "Loss of the target model before pruning.")
+    var loss0: Double?
+
+    var target: PlanTarget { PlanTarget(n0: n0, n: n, rho: rho, loss0: loss0) }
+}
+
+struct PredictResult: Encodable {
+    var target: PlanTarget
+    var law: String
+    var confidence: Double
+    var predictions: [LossPrediction]
+    var extrapolation: [String]
+}
+
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Predict the loss of a target model after given post-training token counts.",
+        discussion: """
+            Evaluates a fitted law (fit.json) at the target model and token counts. Intervals come from \
+            the fit's bootstrap samples (fit with --bootstrap N); without them only the point estimate \
+            is given. Inputs outside the range the law was fitted on are flagged as extrapolation.
+
+            Example:
+              prunescale predict --fit out/p2/fit.json --n0 70e9 --rho 0.25 --loss0 1.9 --tokens 1e8,1e9,1e10
+            """)
+
+    @Option(help: ArgumentHelp("A fit.json written by `prunescale fit`.", valueName: "file"))
+    var fit: String
+    @OptionGroup var targetOptions: TargetOptions
+    @Option(help: ArgumentHelp("Token counts: a list 1e8,1e9 or a log-spaced range FROM:TO:COUNT.", valueName: "list"))
+    var tokens: String
+    @Option(help: "Output on stdout: text or json.")
+    var format: OutputFormat = .text
+
+    func run() throws {
+        let (fitResult, law) = try FitFile.load(fit)
+        let planner = try Planner(law: law, fit: fitResult)
+        let list = try KeyValues.tokenList(tokens, flag: "--tokens")
+        let predictions = try planner.predict(targetOptions.target, tokens: list)
+        let result = PredictResult(target: targetOptions.target, law: law.name, confidence: fitResult.options.confidence,
+                                   predictions: predictions, extrapolation: try planner.extrapolation(targetOptions.target, tokens: list))
+        switch format {
+        case .json: try JSONOutput.print(result)
+        case .text:
+            let level = Int((fitResult.options.confidence * 100).rounded())
+            print(TextReport.pad("tokens", 14) + TextReport.pad("loss", 12) + (predictions.first?.interval != nil ? "\(level)% interval" : ""))
+            for p in predictions {
+                print(TextReport.pad(TextReport.g(p.tokens, 4), 14) + TextReport.pad(TextReport.g(p.loss, 6), 12)
+                      + (p.interval.map { "[\(TextReport.g($0[0], 5)), \(TextReport.g($0[1], 5))]" } ?? ""))
+            }
+            if predictions.first?.interval == nil { print("(no intervals: the fit has no bootstrap samples; refit with --bootstrap N)") }
+            for e in result.extrapolation { print("extrapolation: \(e)") }
+        }
+    }
+}

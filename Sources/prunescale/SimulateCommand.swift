@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import ScalingLaw
+
+struct SimulateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Write synthetic loss records drawn from a law with known parameters.",
+        discussion: """
+            One run per (n0, rho), checkpoints at the given token counts, loss multiplied by \
+            (1 + noise × a standard normal draw). loss0 defaults to Hoffmann et al.'s Chinchilla loss at \
+            20 tokens per parameter. Useful to see how well a design can pin a law down before paying \
+            for the runs.
+
+            Example (how data/sample-p2.csv was made):
+              prunescale simulate --law p2 --set NC=500,DC=2000,E=1,alpha=0.3,beta=0.35,gamma=-0.8,delta=0.05 \\
+                --n0 1e9,3e9,8e9 --rho 0.15,0.25,0.35 --tokens 1e8:1e10:20 --noise 0.002 --seed 1 --out data/sample-p2.csv
+            """)
+
+    @OptionGroup var lawOptions: LawOptions
+    @Option(help: ArgumentHelp("Every parameter's true value, name=value,...", valueName: "name=value,..."))
+    var set: String
+    @Option(help: ArgumentHelp("Model sizes before pruning.", valueName: "list"))
+    var n0: String = "1e9,3e9,8e9"
+    @Option(help: ArgumentHelp("Pruning rates.", valueName: "list"))
+    var rho: String = "0.15,0.25,0.35"
+    @Option(help: ArgumentHelp("loss0 per n0 (same order); default: Chinchilla at 20 tokens/parameter.", valueName: "list"))
+    var loss0: String?
+    @Option(help: ArgumentHelp("Checkpoints: a list or FROM:TO:COUNT (log-spaced).", valueName: "list"))
+    var tokens: String = "1e8:1e10:20"
+    @Option(help: "Relative Gaussian noise on each loss (0.002 = 0.2%).")
+    var noise: Double = 0
+    @Option(help: "Noise seed.")
+    var seed: UInt64 = 0
+    @Option(help: ArgumentHelp("CSV file to write (default: stdout).", valueName: "file"))
+    var out: String?
+
+    func run() throws {
+        let values = try KeyValues.numbers(set, flag: "--set")
+        let law = try lawOptions.make(start: values)
+        let missing = law.parameterNames.filter { values[$0] == nil }
+        guard missing.isEmpty else { throw ValidationError("--set lacks \(missing.joined(separator: ", ")) (law \(law.name) has \(law.parameterNames.joined(separator: ", ")))") }
+        for k in values.keys where law.parameterIndex(k) == nil { throw ValidationError("--set \(k): law \(law.name) has no such parameter") }
+        guard noise >= 0, noise.isFinite else { throw ValidationError("--noise must be 0 or more") }
+        let list = { (text: String, flag: String) throws -> [Double] in
+            try text.split(separator: ",").map { try KeyValues.number(String($0), flag: flag, name: flag) }
+        }
+        let n0s = try list(n0, "--n0")
+        let rhos = try list(rho, "--rho")
+        guard rhos.allSatisfy({ (0..<1).contains($0) }) else { throw ValidationError("--rho values must lie in [0, 1)") }
+        let loss0s = try loss0.map { try list($0, "--loss0") }
+        if let loss0s, loss0s.count != n0s.count { throw ValidationError("--loss0 needs one value per --n0 (\(n0s.count))") }
+        let design = SyntheticDesign(n0: n0s, rho: rhos, tokens: try KeyValues.tokenList(tokens, flag: "--tokens"), loss0: loss0s, noise: noise, seed: seed)
+        let records = Synthetic.records(law: law, params: law.parameterNames.map { values[$0]! }, design: design)
+        let text = RecordWriter.csv(RecordSet(file: out ?? "stdout", records: records))
+        if let out {
+            try FileManager.default.createDirectory(at: URL(fileURLWithPath: out).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(toFile: out, atomically: true, encoding: .utf8)
+            FileHandle.standardError.write(Data("wrote \(records.count) records (\(n0s.count * rhos.count) runs) to \(out)\n".utf8))
+        } else {
+            print(text, terminator: "")
+        }
+    }
+}
+
+struct LawsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "laws",
+        abstract: "List the built-in laws with their formulas, parameters and inputs.")
+
+    @Option(help: "Output on stdout: text or json.")
+    var format: OutputFormat = .text
+
+    struct Entry: Encodable {
+        var name: String
+        var formula: String
+        var parameters: [String]
+        var variables: [String]
+        var aliases: [String]
+    }
+
+    func run() throws {
+        let entries = LawRegistry.builtins.map { law in
+            Entry(name: law.name, formula: law.formula, parameters: law.parameterNames, variables: law.variables.map(\.rawValue),
+                  aliases: LawRegistry.aliases.filter { $0.value == law.name }.map(\.key).sorted())
+        }
+        switch format {
+        case .json: try JSONOutput.print(["laws": entries])
+        case .text:
+            for e in entries {
+                print("\(e.name)\(e.aliases.isEmpty ? "" : " (\(e.aliases.joined(separator: ", ")))")")
+                print("    \(e.formula)")
+                print("    parameters: \(e.parameters.joined(separator: " "))   inputs: \(e.variables.joined(separator: " "))")
+            }
+            print("custom")
+            print("    --law custom --expression 'E + A/n^alpha + B/tokens^beta' (inputs n0 n rho loss0 tokens; aliases N0 N D L0)")
+        }
+    }
+}
