@@ -117,7 +117,7 @@ public enum Figures {
         let curve = plan.curve.filter { placeable($0.tokens) && $0.loss.isFinite }
         let budget = plan.tokens.flatMap { placeable($0) ? $0 : nil }
         let interval = plan.interval.flatMap { $0.count == 2 && $0.allSatisfy(placeable) ? $0 : nil }
-        let target = targetLoss(plan)
+        let target = plan.targetLoss
 
         let x = Axis(.log10, label: "post-training tokens",
                      spanning: curve.map(\.tokens) + [budget].compactMap { $0 } + (interval ?? []))
@@ -200,23 +200,6 @@ public enum Figures {
         let a = Foundation.log(lo), b = Foundation.log(hi)
         // Pin the ends exactly so the curve starts and stops at the run's first and last checkpoints.
         return (0..<count).map { i in i == 0 ? lo : i == count - 1 ? hi : Foundation.exp(a + (b - a) * Double(i) / Double(count - 1)) }
-    }
-
-    /// The loss the plan's criterion aims at, when its description names one: `target loss X`, or
-    /// `recover P% of the gap from the pruned loss X to the law's floor` (see `PlanCriterion`).
-    static func targetLoss(_ plan: PlanResult) -> Double? {
-        let c = plan.criterion.trimmingCharacters(in: .whitespaces)
-        if c.hasPrefix("target loss ") {
-            return Double(c.dropFirst("target loss ".count).trimmingCharacters(in: .whitespaces))
-        }
-        if c.hasPrefix("recover "), let pct = c.dropFirst("recover ".count).split(separator: "%").first.flatMap({ Double($0) }),
-           let range = c.range(of: "from the pruned loss ") {
-            let rest = c[range.upperBound...].split(separator: " ").first.flatMap { Double($0) }
-            if let pruned = rest, plan.floor.isFinite {
-                return pruned - pct / 100 * (pruned - plan.floor)
-            }
-        }
-        return nil
     }
 
     static func describe(_ t: PlanTarget) -> String {

@@ -59,6 +59,8 @@ public struct PlanResult: Sendable, Equatable, Codable {
     public var reachable: Bool
     /// The loss the law predicts at the budget.
     public var lossAtBudget: Double?
+    /// The loss the criterion aims at (target-loss and recovery criteria; nil for the slope criterion).
+    public var targetLoss: Double?
     /// `L(D -> inf)` at the target.
     public var floor: Double
     /// Bootstrap replicates used, and how many of them could not meet the criterion.
@@ -73,7 +75,7 @@ public struct PlanResult: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case criterion, target, tokens, interval, reachable, floor, replicates, extrapolation, message, curve
-        case lossAtBudget = "loss_at_budget", unreachableReplicates = "unreachable_replicates"
+        case lossAtBudget = "loss_at_budget", unreachableReplicates = "unreachable_replicates", targetLoss = "target_loss"
     }
 
     /// `tokens`, `interval` and `loss_at_budget` are always present in JSON (null when unknown),
@@ -86,6 +88,7 @@ public struct PlanResult: Sendable, Equatable, Codable {
         try c.encode(interval, forKey: .interval)
         try c.encode(reachable, forKey: .reachable)
         try c.encode(lossAtBudget, forKey: .lossAtBudget)
+        try c.encode(targetLoss, forKey: .targetLoss)
         try c.encode(floor, forKey: .floor)
         try c.encode(replicates, forKey: .replicates)
         try c.encode(unreachableReplicates, forKey: .unreachableReplicates)
@@ -95,7 +98,7 @@ public struct PlanResult: Sendable, Equatable, Codable {
     }
 
     public init(criterion: String, target: PlanTarget, tokens: Double?, interval: [Double]?, reachable: Bool, lossAtBudget: Double?,
-                floor: Double, replicates: Int, unreachableReplicates: Int, extrapolation: [String], message: String, curve: [CurvePoint]) {
+                floor: Double, replicates: Int, unreachableReplicates: Int, extrapolation: [String], message: String, curve: [CurvePoint], targetLoss: Double? = nil) {
         self.criterion = criterion
         self.target = target
         self.tokens = tokens
@@ -108,5 +111,6 @@ public struct PlanResult: Sendable, Equatable, Codable {
         self.extrapolation = extrapolation
         self.message = message
         self.curve = curve
+        self.targetLoss = targetLoss
     }
 }

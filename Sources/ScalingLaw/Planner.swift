@@ -158,10 +158,15 @@ public struct Planner: Sendable {
         }
 
         let curve = curvePoints(x, around: tokens, iv: iv)
+        let targetLoss: Double? = switch criterion {
+        case .targetLoss(let l): l
+        case .maxSlope: nil
+        case .recovery(let f, let lp): lp - f * (lp - fl)
+        }
         return PlanResult(criterion: "\(criterion)", target: target, tokens: tokens, interval: iv, reachable: tokens != nil,
                           lossAtBudget: tokens.map { law.value(best, at: x.with(.tokens, $0)) }, floor: fl,
                           replicates: samples.count, unreachableReplicates: unreachable, extrapolation: extrapolation,
-                          message: message, curve: curve)
+                          message: message, curve: curve, targetLoss: targetLoss)
     }
 
     /// 80 log-spaced points covering the fitted token range and the budget with its interval.

@@ -14,7 +14,8 @@ struct CompareCommand: ParsableCommand {
             column) are listed as skipped with the reason.
 
             Example:
-              prunescale compare --data data/sample-p2.csv --laws p2,p2-alt1,p2-alt2,p2-alt3 --holdout tokens=0.2
+              prunescale compare --data data/sample-p2.csv \\
+                  --laws p2,p2-alt1,p2-alt2,p2-alt3 --holdout tokens=0.2
             """)
 
     @OptionGroup var input: DataOptions

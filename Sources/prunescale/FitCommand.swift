@@ -22,9 +22,13 @@ struct FitCommand: ParsableCommand {
             SVG figures, all at once: an interrupted run leaves no partial directory.
 
             Examples:
-              prunescale fit --data data/sample-p2.csv --law p2 --holdout tokens=0.2 --out out/p2
-              prunescale fit --data runs.csv --columns loss=val_loss --law chinchilla --objective huber --space log --design grid
-              prunescale fit --data runs.csv --law custom --expression 'E + A/n^alpha + B/tokens^beta' --start A=400,B=400,alpha=0.3,beta=0.3,E=1.7
+              prunescale fit --data data/sample-p2.csv --law p2 \\
+                  --holdout tokens=0.2 --out out/p2
+              prunescale fit --data runs.csv --columns loss=val_loss \\
+                  --law chinchilla --objective huber --space log --design grid
+              prunescale fit --data runs.csv --law custom \\
+                  --expression 'E + A/n^alpha + B/tokens^beta' \\
+                  --start A=400,B=400,alpha=0.3,beta=0.3,E=1.7
             """)
 
     @OptionGroup var input: DataOptions

@@ -18,7 +18,8 @@ struct PlanCommand: ParsableCommand {
             says so instead of giving a number. Inputs outside the fitted range are flagged.
 
             Example:
-              prunescale plan --fit out/p2/fit.json --n0 70e9 --rho 0.25 --loss0 1.9 --target-loss 2.0 --out out/plan70b
+              prunescale plan --fit out/p2/fit.json --n0 70e9 --rho 0.25 \\
+                  --loss0 1.9 --target-loss 2.2 --out out/plan70b
             """)
 
     @Option(help: ArgumentHelp("A fit.json written by `prunescale fit`.", valueName: "file"))

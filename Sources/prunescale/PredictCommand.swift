@@ -34,7 +34,8 @@ struct PredictCommand: ParsableCommand {
             is given. Inputs outside the range the law was fitted on are flagged as extrapolation.
 
             Example:
-              prunescale predict --fit out/p2/fit.json --n0 70e9 --rho 0.25 --loss0 1.9 --tokens 1e8,1e9,1e10
+              prunescale predict --fit out/p2/fit.json --n0 70e9 --rho 0.25 \\
+                  --loss0 1.9 --tokens 1e8,1e9,1e10
             """)
 
     @Option(help: ArgumentHelp("A fit.json written by `prunescale fit`.", valueName: "file"))

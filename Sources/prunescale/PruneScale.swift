@@ -13,8 +13,9 @@ struct PruneScale: ParsableCommand {
             Records are CSV or JSON Lines with columns run, n0, n, rho, loss0, tokens, loss \
             (any subset the law needs). A typical session:
 
-              prunescale fit --data data/sample-p2.csv --law p2 --bootstrap 1000 --out out/p2
-              prunescale plan --fit out/p2/fit.json --n0 70e9 --rho 0.25 --loss0 1.9 --target-loss 2.0
+              prunescale fit --data data/sample-p2.csv --bootstrap 1000 --out out/p2
+              prunescale plan --fit out/p2/fit.json --n0 70e9 --rho 0.25 \\
+                  --loss0 1.9 --target-loss 2.2
 
             Every command that prints results also takes --format json and then prints one JSON \
             object on stdout.

@@ -13,8 +13,10 @@ struct SimulateCommand: ParsableCommand {
             for the runs.
 
             Example (how data/sample-p2.csv was made):
-              prunescale simulate --law p2 --set NC=500,DC=2000,E=1,alpha=0.3,beta=0.35,gamma=-0.8,delta=0.05 \\
-                --n0 1e9,3e9,8e9 --rho 0.15,0.25,0.35 --tokens 1e8:1e10:20 --noise 0.002 --seed 1 --out data/sample-p2.csv
+              prunescale simulate --law p2 \\
+                  --set NC=500,DC=2000,E=1,alpha=0.3,beta=0.35,gamma=-0.8,delta=0.05 \\
+                  --n0 1e9,3e9,8e9 --rho 0.15,0.25,0.35 --tokens 1e8:1e10:20 \\
+                  --noise 0.002 --seed 1 --out data/sample-p2.csv
             """)
 
     @OptionGroup var lawOptions: LawOptions

@@ -139,13 +139,15 @@ struct ParsedSVG {
         #expect(svg.withClass("floor").count == 1)
     }
 
-    @Test func recoveryCriterionGivesTargetLoss() {
+    @Test func targetLineFollowsThePlansTargetLoss() throws {
         var plan = ReportFixture.plan()
-        plan.criterion = PlanCriterion.recovery(fraction: 0.9, lossPruned: 3.0).description
-        plan.floor = 2.0
-        #expect(Figures.targetLoss(plan) == 3.0 - 0.9 * 1.0)
-        plan.criterion = PlanCriterion.maxSlope(0.01).description
-        #expect(Figures.targetLoss(plan) == nil)
+        plan.targetLoss = 2.1
+        let withTarget = try ParsedSVG(Figures.plan(plan))
+        #expect(withTarget.withClass("target").count == 1)
+        #expect(Figures.plan(plan).contains("target 2.1"))
+        plan.targetLoss = nil  // the slope criterion names no loss
+        let without = try ParsedSVG(Figures.plan(plan))
+        #expect(without.withClass("target").isEmpty)
     }
 
     /// Writes the figures for eyeballing when REPORT_CHECK_DIR is set (render with rsvg-convert).

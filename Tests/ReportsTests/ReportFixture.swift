@@ -102,7 +102,7 @@ enum ReportFixture {
         return PlanResult(criterion: PlanCriterion.targetLoss(goal).description, target: target, tokens: budget,
                           interval: reachable ? [hi * 0.7, hi * 1.6] : nil, reachable: reachable,
                           lossAtBudget: budget.map(loss), floor: floor, replicates: 200, unreachableReplicates: reachable ? 3 : 200,
-                          extrapolation: [], message: message, curve: curve)
+                          extrapolation: [], message: message, curve: curve, targetLoss: goal)
     }
 
     static func report(plan: PlanResult? = ReportFixture.plan(), extraRuns: Int = 0) -> FitReport {
