@@ -42,8 +42,8 @@ public enum ScalingLawFitter {
             throw LawError("law \(law.name) has \(map.free.count) free parameters but only \(fitRecords.count) records to fit them on")
         }
 
-        let data = FitData(points: fitRecords.map(\.point), observed: fitRecords.map(\.loss))
         let solver = LocalSolver(law: law, map: map, options: options)
+        let data = solver.data(points: fitRecords.map(\.point), observed: fitRecords.map(\.loss))
         let starts = try StartDesigner.starts(law: law, map: map, options: options)
 
         let (fits, boot): ([LocalFit], [LocalFit]) = withSingleThreadedBLAS {
@@ -136,16 +136,10 @@ public enum ScalingLawFitter {
     /// bringing its whole loss curve (checkpoints of one run are not independent).
     static func resample(runs: [[Int]], data: FitData, seed: UInt64, replicate: Int) -> FitData {
         var rng = SeededRandom(seed: seed, stream: replicate)
-        var points: [LawPoint] = []
-        var observed: [Double] = []
-        for _ in runs.indices {
-            let run = runs[Int(rng.next() % UInt64(runs.count))]
-            for i in run {
-                points.append(data.points[i])
-                observed.append(data.observed[i])
-            }
-        }
-        return FitData(points: points, observed: observed)
+        var rows: [Int] = []
+        rows.reserveCapacity(data.count)
+        for _ in runs.indices { rows += runs[Int(rng.next() % UInt64(runs.count))] }
+        return data.gathering(rows)
     }
 
     static func correlationMatrix(_ cov: [[Double]], map: ParameterMap) -> [[Double]] {

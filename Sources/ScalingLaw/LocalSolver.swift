@@ -8,14 +8,125 @@ struct FitData: Sendable {
     var observed: [Double]
     /// `log(observed)`, for fits in log space.
     var logObserved: [Double]
+    /// For the inputs a `BatchEvaluable` law asks for: their distinct values and which one each
+    /// point has (empty for other laws).
+    var distinct: [Variable: DistinctValues]
 
-    init(points: [LawPoint], observed: [Double]) {
+    init(points: [LawPoint], observed: [Double], distinct inputs: [Variable] = []) {
         self.points = points
         self.observed = observed
         logObserved = observed.map { Foundation.log($0) }
+        distinct = [:]
+        for v in inputs { distinct[v] = DistinctValues(v, of: points) }
+    }
+
+    private init(points: [LawPoint], observed: [Double], logObserved: [Double], distinct: [Variable: DistinctValues]) {
+        self.points = points
+        self.observed = observed
+        self.logObserved = logObserved
+        self.distinct = distinct
+    }
+
+    /// The points at `rows` (repeats allowed), in that order: a bootstrap replicate. Everything
+    /// is copied, not recomputed, so a point carries the same numbers into every replicate.
+    func gathering(_ rows: [Int]) -> FitData {
+        FitData(points: rows.map { points[$0] }, observed: rows.map { observed[$0] }, logObserved: rows.map { logObserved[$0] },
+                distinct: distinct.mapValues { $0.gathering(rows) })
     }
 
     var count: Int { points.count }
+}
+
+/// The distinct values one input takes in a data set, and which of them each point has. Inputs
+/// repeat a lot (a run's points share n0 and rho, runs share a token grid), so a law can take
+/// each power of an input once per distinct value instead of once per point.
+struct DistinctValues: Sendable {
+    /// One point per distinct value (the first point with it), in order of first appearance.
+    var points: [LawPoint]
+    /// For each point of the data set, the index of its value in `points`.
+    var index: [Int32]
+
+    /// Values are told apart by their bits, so equal bits give equal logarithms and powers.
+    init(_ v: Variable, of all: [LawPoint]) {
+        var slot: [UInt64: Int32] = [:]
+        var points: [LawPoint] = []
+        var index: [Int32] = []
+        index.reserveCapacity(all.count)
+        var lastBits: UInt64?
+        var lastSlot: Int32 = 0
+        for x in all {
+            let bits = x[v].bitPattern
+            // Neighbouring points usually share the value (a run's checkpoints share n0 and rho).
+            if bits != lastBits {
+                if let k = slot[bits] {
+                    lastSlot = k
+                } else {
+                    lastSlot = Int32(points.count)
+                    slot[bits] = lastSlot
+                    points.append(x)
+                }
+                lastBits = bits
+            }
+            index.append(lastSlot)
+        }
+        self.points = points
+        self.index = index
+    }
+
+    private init(points: [LawPoint], index: [Int32]) {
+        self.points = points
+        self.index = index
+    }
+
+    func gathering(_ rows: [Int]) -> DistinctValues {
+        DistinctValues(points: points, index: rows.map { index[$0] })
+    }
+}
+
+/// A law evaluated on every point of one data set at once.
+///
+/// An evaluator must return, bit for bit, the values and gradients `Law.value(_:at:gradient:)`
+/// returns point by point: which path computed a fit must not show in its results.
+protocol BatchEvaluator: AnyObject {
+    /// `L(x_i; p)` for every point into `values[i]`.
+    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>)
+    /// Values, and each point's gradient into `gradients[i * parameterCount ..< (i + 1) * parameterCount]`.
+    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>)
+}
+
+/// A law with a faster whole-data-set evaluation than point by point.
+protocol BatchEvaluable: Law {
+    /// Inputs whose distinct values the evaluator uses (`FitData.distinct`).
+    var sharedInputs: [Variable] { get }
+    /// Nil when `data` lacks a `distinct` entry the evaluator needs.
+    func batchEvaluator(for data: FitData) -> (any BatchEvaluator)?
+}
+
+/// Any law, point by point.
+private final class PointwiseEvaluator: BatchEvaluator {
+    let law: any Law
+    let points: [LawPoint]
+    let parameterCount: Int
+
+    init(law: any Law, points: [LawPoint]) {
+        self.law = law
+        self.points = points
+        parameterCount = law.parameterCount
+    }
+
+    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>) {
+        for i in points.indices { values[i] = law.value(p, at: points[i], gradient: nil) }
+    }
+
+    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>) {
+        for i in points.indices { values[i] = law.value(p, at: points[i], gradient: gradients + i * parameterCount) }
+    }
+}
+
+/// The fastest evaluator there is for `law` on `data` (`batch` is `law` when it is `BatchEvaluable`).
+func makeEvaluator(law: any Law, batch: (any BatchEvaluable)?, data: FitData) -> any BatchEvaluator {
+    if let batch, let evaluator = batch.batchEvaluator(for: data) { return evaluator }
+    return PointwiseEvaluator(law: law, points: data.points)
 }
 
 /// A residual standing in for a value the law cannot produce at a trial point (non-finite, or
@@ -24,25 +135,30 @@ private let rejectedResidual = 1e50
 
 /// State the GSL callbacks read through their `params` pointer (C callbacks cannot capture).
 private final class SolverContext {
-    let law: any Law
+    let evaluator: any BatchEvaluator
     let data: FitData
     let map: ParameterMap
     let space: FitSpace
+    let parameterCount: Int
     /// sqrt of the IRLS weights (all 1 for least squares).
     var sqrtWeights: [Double]
     var p: [Double]
     var slopes: [Double]
-    var gradient: [Double]
+    /// The law's value at every point, and (row-major, one row per point) its gradients.
+    var values: [Double]
+    var gradients: [Double]
 
-    init(law: any Law, data: FitData, map: ParameterMap, space: FitSpace) {
-        self.law = law
+    init(evaluator: any BatchEvaluator, data: FitData, map: ParameterMap, space: FitSpace) {
+        self.evaluator = evaluator
         self.data = data
         self.map = map
         self.space = space
+        parameterCount = map.count
         sqrtWeights = [Double](repeating: 1, count: data.count)
         p = [Double](repeating: 0, count: map.count)
         slopes = [Double](repeating: 0, count: map.free.count)
-        gradient = [Double](repeating: 0, count: map.count)
+        values = [Double](repeating: 0, count: data.count)
+        gradients = [Double](repeating: 0, count: data.count * map.count)
     }
 
     func loadParameters(_ x: UnsafePointer<gsl_vector>) {
@@ -64,14 +180,17 @@ private final class SolverContext {
         let out = f.pointee.data!
         let stride = f.pointee.stride
         p.withUnsafeBufferPointer { pp in
-            for i in 0..<data.count {
-                let v = law.value(pp, at: data.points[i], gradient: nil)
-                var r: Double
-                switch space {
-                case .linear: r = v.isFinite ? v - data.observed[i] : rejectedResidual
-                case .log: r = (v.isFinite && v > 0) ? Foundation.log(v) - data.logObserved[i] : rejectedResidual
+            values.withUnsafeMutableBufferPointer { vv in
+                evaluator.values(pp, into: vv.baseAddress!)
+                for i in 0..<data.count {
+                    let v = vv[i]
+                    var r: Double
+                    switch space {
+                    case .linear: r = v.isFinite ? v - data.observed[i] : rejectedResidual
+                    case .log: r = (v.isFinite && v > 0) ? Foundation.log(v) - data.logObserved[i] : rejectedResidual
+                    }
+                    out[i * stride] = sqrtWeights[i] * r
                 }
-                out[i * stride] = sqrtWeights[i] * r
             }
         }
     }
@@ -81,22 +200,37 @@ private final class SolverContext {
         let out = jm.pointee.data!
         let tda = jm.pointee.tda
         let free = map.free
+        let width = parameterCount
         p.withUnsafeBufferPointer { pp in
-            gradient.withUnsafeMutableBufferPointer { g in
-                for i in 0..<data.count {
-                    let v = law.value(pp, at: data.points[i], gradient: g.baseAddress)
-                    let row = out + i * tda
-                    var scale = sqrtWeights[i]
-                    let valid: Bool
-                    switch space {
-                    case .linear: valid = v.isFinite
-                    case .log:
-                        valid = v.isFinite && v > 0
-                        scale /= v
-                    }
-                    for (k, j) in free.enumerated() {
-                        let d = valid ? scale * g[j] * slopes[k] : 0
-                        row[k] = d.isFinite ? d : 0
+            values.withUnsafeMutableBufferPointer { vv in
+                gradients.withUnsafeMutableBufferPointer { gg in
+                    evaluator.values(pp, into: vv.baseAddress!, gradients: gg.baseAddress!)
+                    free.withUnsafeBufferPointer { free in
+                        slopes.withUnsafeBufferPointer { slopes in
+                            sqrtWeights.withUnsafeBufferPointer { weights in
+                                for i in 0..<data.count {
+                                    let v = vv[i]
+                                    let g = gg.baseAddress! + i * width
+                                    let row = out + i * tda
+                                    var scale = weights[i]
+                                    let valid: Bool
+                                    switch space {
+                                    case .linear: valid = v.isFinite
+                                    case .log:
+                                        valid = v.isFinite && v > 0
+                                        scale /= v
+                                    }
+                                    if valid {
+                                        for k in free.indices {
+                                            let d = scale * g[free[k]] * slopes[k]
+                                            row[k] = d.isFinite ? d : 0
+                                        }
+                                    } else {
+                                        for k in free.indices { row[k] = 0 }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -143,13 +277,27 @@ struct LocalSolver {
     let law: any Law
     let map: ParameterMap
     let options: FitOptions
+    /// `law` as a `BatchEvaluable` when it is one, looked up once rather than once per fit.
+    let batch: (any BatchEvaluable)?
+
+    init(law: any Law, map: ParameterMap, options: FitOptions) {
+        self.law = law
+        self.map = map
+        self.options = options
+        batch = law as? any BatchEvaluable
+    }
+
+    /// Data laid out for this solver: with the distinct inputs its law's batch evaluator uses.
+    func data(points: [LawPoint], observed: [Double]) -> FitData {
+        FitData(points: points, observed: observed, distinct: batch?.sharedInputs ?? [])
+    }
 
     func fit(_ data: FitData, from start: [Double]) -> LocalFit {
         _ = gslErrorHandlerOff
         let n = data.count
         let k = map.free.count
         guard n >= k else { return LocalFit(parameters: start, objective: .infinity, iterations: 0, status: Int32(GSL_EBADLEN)) }
-        let ctx = SolverContext(law: law, data: data, map: map, space: options.space)
+        let ctx = SolverContext(evaluator: makeEvaluator(law: law, batch: batch, data: data), data: data, map: map, space: options.space)
         let unmanaged = Unmanaged.passRetained(ctx)
         defer { unmanaged.release() }
 
