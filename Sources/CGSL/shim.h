@@ -15,6 +15,11 @@
 static inline const gsl_multifit_nlinear_type *prunescale_gsl_trust(void) { return gsl_multifit_nlinear_trust; }
 static inline const gsl_multifit_nlinear_trs *prunescale_gsl_trs_lm(void) { return gsl_multifit_nlinear_trs_lm; }
 static inline const gsl_multifit_nlinear_trs *prunescale_gsl_trs_lmaccel(void) { return gsl_multifit_nlinear_trs_lmaccel; }
+static inline const gsl_multifit_nlinear_trs *prunescale_gsl_trs_dogleg(void) { return gsl_multifit_nlinear_trs_dogleg; }
+static inline const gsl_multifit_nlinear_trs *prunescale_gsl_trs_ddogleg(void) { return gsl_multifit_nlinear_trs_ddogleg; }
+static inline const gsl_multifit_nlinear_trs *prunescale_gsl_trs_subspace2D(void) { return gsl_multifit_nlinear_trs_subspace2D; }
+static inline const gsl_multifit_nlinear_solver *prunescale_gsl_solver_svd(void) { return gsl_multifit_nlinear_solver_svd; }
+static inline const gsl_multifit_nlinear_scale *prunescale_gsl_scale_marquardt(void) { return gsl_multifit_nlinear_scale_marquardt; }
 static inline const gsl_multifit_nlinear_solver *prunescale_gsl_solver_qr(void) { return gsl_multifit_nlinear_solver_qr; }
 static inline const gsl_multifit_nlinear_solver *prunescale_gsl_solver_cholesky(void) { return gsl_multifit_nlinear_solver_cholesky; }
 static inline const gsl_multifit_nlinear_scale *prunescale_gsl_scale_more(void) { return gsl_multifit_nlinear_scale_more; }

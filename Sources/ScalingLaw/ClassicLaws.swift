@@ -15,20 +15,80 @@ public struct ChinchillaLaw: Law {
     ]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
-        let a = Foundation.exp(-p[3] * x.logN)
-        let b = Foundation.exp(-p[4] * x.logTokens)
-        if let g {
-            g[0] = 1
-            g[1] = a
-            g[2] = b
-            g[3] = -p[1] * a * x.logN
-            g[4] = -p[2] * b * x.logTokens
-        }
-        return p[0] + p[1] * a + p[2] * b
+        chinchillaValue(p, a: Foundation.exp(-p[3] * x.logN), b: Foundation.exp(-p[4] * x.logTokens), at: x, gradient: g)
     }
 
     public func tokenDerivative(_ p: UnsafeBufferPointer<Double>, at x: LawPoint) -> Double {
         -p[2] * p[4] * Foundation.exp(-(p[4] + 1) * x.logTokens)
+    }
+}
+
+/// Chinchilla from its powers `a = N^-alpha` and `b = D^-beta`: the one place its value and
+/// gradient are computed, so `ChinchillaLaw.value` and the batch evaluator agree to the bit.
+@inline(__always)
+private func chinchillaValue(_ p: UnsafeBufferPointer<Double>, a: Double, b: Double, at x: LawPoint,
+                             gradient g: UnsafeMutablePointer<Double>?) -> Double {
+    if let g {
+        g[0] = 1
+        g[1] = a
+        g[2] = b
+        g[3] = -p[1] * a * x.logN
+        g[4] = -p[2] * b * x.logTokens
+    }
+    return p[0] + p[1] * a + p[2] * b
+}
+
+extension ChinchillaLaw: BatchEvaluable {
+    var sharedInputs: [Variable] { [.n, .tokens] }
+
+    func batchEvaluator(for data: FitData) -> (any BatchEvaluator)? {
+        guard let n = data.distinct[.n], let tokens = data.distinct[.tokens] else { return nil }
+        return ChinchillaBatchEvaluator(points: data.points, n: n, tokens: tokens)
+    }
+}
+
+/// Chinchilla on a whole data set: `N^-alpha` once per distinct size and `D^-beta` once per
+/// distinct token count (loss curves share their checkpoints), then combined per point.
+final class ChinchillaBatchEvaluator: BatchEvaluator {
+    private let points: [LawPoint]
+    private let n: DistinctValues, tokens: DistinctValues
+    private var sizePower: [Double], tokenPower: [Double]
+
+    init(points: [LawPoint], n: DistinctValues, tokens: DistinctValues) {
+        self.points = points
+        self.n = n
+        self.tokens = tokens
+        sizePower = [Double](repeating: 0, count: n.points.count)
+        tokenPower = [Double](repeating: 0, count: tokens.points.count)
+    }
+
+    private func evaluate(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>?) {
+        for (u, x) in n.points.enumerated() { sizePower[u] = Foundation.exp(-p[3] * x.logN) }
+        for (u, x) in tokens.points.enumerated() { tokenPower[u] = Foundation.exp(-p[4] * x.logTokens) }
+        let count = p.count
+        // Buffers taken once: per-element access to a class's arrays costs an exclusivity check.
+        sizePower.withUnsafeBufferPointer { sp in
+            tokenPower.withUnsafeBufferPointer { tp in
+                n.index.withUnsafeBufferPointer { ni in
+                    tokens.index.withUnsafeBufferPointer { ti in
+                        points.withUnsafeBufferPointer { xs in
+                            for i in xs.indices {
+                                values[i] = chinchillaValue(p, a: sp[Int(ni[i])], b: tp[Int(ti[i])], at: xs[i],
+                                                            gradient: gradients.map { $0 + i * count })
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>) {
+        evaluate(p, into: values, gradients: nil)
+    }
+
+    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>) {
+        evaluate(p, into: values, gradients: gradients)
     }
 }
 

@@ -25,6 +25,30 @@ public enum StartDesign: String, Sendable, Codable, CaseIterable {
     case grid
 }
 
+/// GSL's trust-region subproblem (`gsl_multifit_nlinear_trs_*`).
+public enum TrustRegion: String, Sendable, Codable, CaseIterable {
+    /// Levenberg–Marquardt steps, the paper's method and the default.
+    case lm
+    /// Levenberg–Marquardt with geodesic acceleration.
+    case lmaccel
+    /// Powell's dogleg.
+    case dogleg
+    /// Double dogleg.
+    case ddogleg
+    /// Two-dimensional subspace.
+    case subspace2D = "subspace2d"
+}
+
+/// How GSL solves each step's linear system.
+public enum LinearSolver: String, Sendable, Codable, CaseIterable {
+    /// QR of the Jacobian: the most robust on ill-conditioned problems.
+    case qr
+    /// Cholesky of the normal equations `J^T J`: cheaper per iteration; squares the condition number.
+    case cholesky
+    /// SVD: slowest, handles rank-deficient Jacobians.
+    case svd
+}
+
 /// A bound on one parameter, enforced by a smooth change of variables inside the fit.
 public struct ParameterBound: Sendable, Equatable, Codable {
     public var lower: Double?
@@ -56,6 +80,8 @@ public struct FitOptions: Sendable, Equatable, Codable {
     public var bootstrap: Int = 0
     /// Two-sided level of reported intervals.
     public var confidence: Double = 0.95
+    public var trustRegion: TrustRegion = .lm
+    public var linearSolver: LinearSolver = .cholesky
     public var maxIterations: Int = 400
     public var xtol: Double = 1e-12
     public var gtol: Double = 1e-12

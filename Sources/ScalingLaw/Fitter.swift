@@ -22,34 +22,38 @@ public enum ScalingLawFitter {
             }
         }
 
+        // Each record's law input and run number, built once: a LawPoint takes four logarithms,
+        // and a run name costs a hash each time it is looked up.
+        let points = records.map(\.point)
+        let observed = records.map(\.loss)
+        let tokens = records.map { $0.tokens ?? .nan }
+        let (runID, runCount) = Metrics.runNumbers(records.map(\.run))
+
         // Records the law cannot evaluate (e.g. tokens = 0, where D^-beta diverges) or, in log
         // space, cannot compare, are set aside and counted rather than silently dropped.
         let base = try StartDesigner.baseStart(law: law, options: options)
-        let usable = records.map { r in
-            law.value(base, at: r.point).isFinite && (options.space == .linear || r.loss > 0)
+        let usable = records.indices.map { i in
+            law.value(base, at: points[i]).isFinite && (options.space == .linear || observed[i] > 0)
         }
-        let usableRecords = records.indices.filter { usable[$0] }.map { records[$0] }
-        let heldOutMask = try holdout.map { try $0.heldOut(usableRecords) } ?? [Bool](repeating: false, count: usableRecords.count)
+        let usableIndices = records.indices.filter { usable[$0] }
+        let heldOutMask = try holdout.map { try $0.heldOut(usableIndices.map { records[$0] }) }
+            ?? [Bool](repeating: false, count: usableIndices.count)
         var roles = [RecordRole](repeating: .excluded, count: records.count)
-        var u = 0
-        for i in records.indices where usable[i] {
-            roles[i] = heldOutMask[u] ? .holdout : .fit
-            u += 1
-        }
-        let fitRecords = records.indices.filter { roles[$0] == .fit }.map { records[$0] }
-        let holdRecords = records.indices.filter { roles[$0] == .holdout }.map { records[$0] }
-        guard fitRecords.count > map.free.count else {
-            throw LawError("law \(law.name) has \(map.free.count) free parameters but only \(fitRecords.count) records to fit them on")
+        for (u, i) in usableIndices.enumerated() { roles[i] = heldOutMask[u] ? .holdout : .fit }
+        let fitIndices = records.indices.filter { roles[$0] == .fit }
+        let holdIndices = records.indices.filter { roles[$0] == .holdout }
+        guard fitIndices.count > map.free.count else {
+            throw LawError("law \(law.name) has \(map.free.count) free parameters but only \(fitIndices.count) records to fit them on")
         }
 
         let solver = LocalSolver(law: law, map: map, options: options)
-        let data = solver.data(points: fitRecords.map(\.point), observed: fitRecords.map(\.loss))
+        let data = solver.data(points: fitIndices.map { points[$0] }, observed: fitIndices.map { observed[$0] })
         let starts = try StartDesigner.starts(law: law, map: map, options: options)
 
         let (fits, boot): ([LocalFit], [LocalFit]) = withSingleThreadedBLAS {
             let fits = parallelMap(starts.count, threads: options.threads) { solver.fit(data, from: starts[$0]) }
             guard let best = bestFit(fits), options.bootstrap > 0 else { return (fits, []) }
-            let runs = runIndices(fitRecords)
+            let runs = runIndices(fitIndices.map { runID[$0] })
             let boot = parallelMap(options.bootstrap, threads: options.threads) { b in
                 solver.fit(resample(runs: runs, data: data, seed: options.seed, replicate: b), from: best.parameters)
             }
@@ -82,17 +86,19 @@ public enum ScalingLawFitter {
 
         var fitted = [Double](repeating: .nan, count: records.count)
         p.withUnsafeBufferPointer { pp in
-            for i in records.indices { fitted[i] = law.value(pp, at: records[i].point, gradient: nil) }
+            for i in records.indices { fitted[i] = law.value(pp, at: points[i], gradient: nil) }
         }
         let rows = records.indices.map { PredictionRow(record: records[$0], fitted: fitted[$0], role: roles[$0]) }
-        let metrics = Metrics.compute(records: fitRecords, fitted: records.indices.filter { roles[$0] == .fit }.map { fitted[$0] },
-                                      huberDelta: options.huberDelta)
-        let holdMetrics = holdout == nil ? nil : Metrics.compute(records: holdRecords, fitted: records.indices.filter { roles[$0] == .holdout }.map { fitted[$0] },
-                                                                 huberDelta: options.huberDelta)
+        func metricsOf(_ indices: [Int]) -> FitMetrics {
+            Metrics.compute(observed: indices.map { observed[$0] }, fitted: indices.map { fitted[$0] },
+                            tokens: indices.map { tokens[$0] }, run: indices.map { runID[$0] }, huberDelta: options.huberDelta)
+        }
+        let metrics = metricsOf(fitIndices)
+        let holdMetrics = holdout == nil ? nil : metricsOf(holdIndices)
 
-        let summary = DataSummary(file: file, records: records.count, runs: Set(records.map(\.run)).count, fitted: fitRecords.count,
-                                  heldOut: holdRecords.count, excluded: roles.filter { $0 == .excluded }.count,
-                                  ranges: ranges(fitRecords, variables: law.variables))
+        let summary = DataSummary(file: file, records: records.count, runs: runCount, fitted: fitIndices.count,
+                                  heldOut: holdIndices.count, excluded: roles.filter { $0 == .excluded }.count,
+                                  ranges: ranges(fitIndices.map { points[$0] }))
         let result = FitResult(
             law: law.spec, formula: law.formula, parameterNames: law.parameterNames,
             params: Dictionary(uniqueKeysWithValues: zip(law.parameterNames, p)), estimates: estimates,
@@ -121,15 +127,17 @@ public enum ScalingLawFitter {
         return best
     }
 
-    /// Record indices of each run, runs in order of first appearance.
-    static func runIndices(_ records: [LossRecord]) -> [[Int]] {
-        var order: [String] = []
-        var groups: [String: [Int]] = [:]
-        for (i, r) in records.enumerated() {
-            if groups[r.run] == nil { order.append(r.run) }
-            groups[r.run, default: []].append(i)
+    /// Positions of each run's records, runs in order of first appearance (`run` numbers them).
+    static func runIndices(_ run: [Int]) -> [[Int]] {
+        var slot: [Int: Int] = [:]
+        var groups: [[Int]] = []
+        for (i, r) in run.enumerated() {
+            if let k = slot[r] { groups[k].append(i) } else {
+                slot[r] = groups.count
+                groups.append([i])
+            }
         }
-        return order.map { groups[$0]! }
+        return groups
     }
 
     /// A cluster-bootstrap replicate: as many runs as there are, drawn with replacement, each
@@ -155,10 +163,11 @@ public enum ScalingLawFitter {
         return out
     }
 
-    static func ranges(_ records: [LossRecord], variables: [Variable]) -> [String: [Double]] {
+    /// `[min, max]` of every variable present at the points.
+    static func ranges(_ points: [LawPoint]) -> [String: [Double]] {
         var out: [String: [Double]] = [:]
         for v in Variable.allCases {
-            let xs = records.compactMap { $0.value(v) }
+            let xs = points.map { $0[v] }.filter { !$0.isNaN }
             if let lo = xs.min(), let hi = xs.max() { out[v.rawValue] = [lo, hi] }
         }
         return out

@@ -161,6 +161,19 @@ private final class SolverContext {
         gradients = [Double](repeating: 0, count: data.count * map.count)
     }
 
+    /// Residuals in the fit's space at full parameters `q`, without weights (NaN where the law
+    /// is undefined), through the same evaluator as the solver's callbacks.
+    func unweightedResiduals(_ q: [Double]) -> [Double] {
+        q.withUnsafeBufferPointer { qp in values.withUnsafeMutableBufferPointer { evaluator.values(qp, into: $0.baseAddress!) } }
+        return (0..<data.count).map { i in
+            let v = values[i]
+            switch space {
+            case .linear: return v - data.observed[i]
+            case .log: return v > 0 ? Foundation.log(v) - data.logObserved[i] : .nan
+            }
+        }
+    }
+
     func loadParameters(_ x: UnsafePointer<gsl_vector>) {
         let u = x.pointee.data!
         let stride = x.pointee.stride
@@ -179,17 +192,26 @@ private final class SolverContext {
     func residuals(into f: UnsafeMutablePointer<gsl_vector>) {
         let out = f.pointee.data!
         let stride = f.pointee.stride
+        let space = space
+        // Buffers are taken once, outside the loop: element access to a class's arrays would
+        // pay an exclusivity check and a retain per point.
         p.withUnsafeBufferPointer { pp in
             values.withUnsafeMutableBufferPointer { vv in
                 evaluator.values(pp, into: vv.baseAddress!)
-                for i in 0..<data.count {
-                    let v = vv[i]
-                    var r: Double
-                    switch space {
-                    case .linear: r = v.isFinite ? v - data.observed[i] : rejectedResidual
-                    case .log: r = (v.isFinite && v > 0) ? Foundation.log(v) - data.logObserved[i] : rejectedResidual
+                data.observed.withUnsafeBufferPointer { observed in
+                    data.logObserved.withUnsafeBufferPointer { logObserved in
+                        sqrtWeights.withUnsafeBufferPointer { weights in
+                            for i in 0..<observed.count {
+                                let v = vv[i]
+                                let r: Double
+                                switch space {
+                                case .linear: r = v.isFinite ? v - observed[i] : rejectedResidual
+                                case .log: r = (v.isFinite && v > 0) ? Foundation.log(v) - logObserved[i] : rejectedResidual
+                                }
+                                out[i * stride] = weights[i] * r
+                            }
+                        }
                     }
-                    out[i * stride] = sqrtWeights[i] * r
                 }
             }
         }
@@ -293,6 +315,16 @@ struct LocalSolver {
     }
 
     func fit(_ data: FitData, from start: [Double]) -> LocalFit {
+        let result = solve(data, from: start, linearSolver: options.linearSolver)
+        // Cholesky of J^T J squares the condition number; if it breaks down on a nearly singular
+        // problem, the same start is solved again with QR rather than lost.
+        if !result.ok, options.linearSolver == .cholesky {
+            return solve(data, from: start, linearSolver: .qr)
+        }
+        return result
+    }
+
+    private func solve(_ data: FitData, from start: [Double], linearSolver: LinearSolver) -> LocalFit {
         _ = gslErrorHandlerOff
         let n = data.count
         let k = map.free.count
@@ -302,9 +334,20 @@ struct LocalSolver {
         defer { unmanaged.release() }
 
         var params = gsl_multifit_nlinear_default_parameters()
-        params.trs = prunescale_gsl_trs_lm()
+        params.trs = switch options.trustRegion {
+        case .lm: prunescale_gsl_trs_lm()
+        case .lmaccel: prunescale_gsl_trs_lmaccel()
+        case .dogleg: prunescale_gsl_trs_dogleg()
+        case .ddogleg: prunescale_gsl_trs_ddogleg()
+        case .subspace2D: prunescale_gsl_trs_subspace2D()
+        }
+        params.solver = switch linearSolver {
+        case .qr: prunescale_gsl_solver_qr()
+        case .cholesky: prunescale_gsl_solver_cholesky()
+        case .svd: prunescale_gsl_solver_svd()
+        }
+        // Moré scaling: invariant to the very different magnitudes of coefficients and exponents.
         params.scale = prunescale_gsl_scale_more()
-        params.solver = prunescale_gsl_solver_qr()
         guard let w = gsl_multifit_nlinear_alloc(prunescale_gsl_trust(), &params, n, k) else {
             return LocalFit(parameters: start, objective: .infinity, iterations: 0, status: Int32(GSL_ENOMEM))
         }
@@ -340,7 +383,7 @@ struct LocalSolver {
             // IRLS: Huber weights from the unweighted residuals at the new point. Each round
             // minimises a quadratic majoriser of the Huber objective, so the objective falls.
             let p = map.parameters(from: u)
-            let r = unweightedResiduals(p, data)
+            let r = ctx.unweightedResiduals(p)
             let objective = r.reduce(0) { $0 + huberLoss($1, delta: options.huberDelta) }
             for i in 0..<n {
                 let a = abs(r[i])
@@ -350,26 +393,13 @@ struct LocalSolver {
             previousObjective = objective
         }
         let p = map.parameters(from: u)
-        let r = unweightedResiduals(p, data)
+        let r = ctx.unweightedResiduals(p)
         let objective: Double = switch options.objective {
         case .lsq: r.reduce(0) { $0 + $1 * $1 }
         case .huber: r.reduce(0) { $0 + huberLoss($1, delta: options.huberDelta) }
         }
         let ok = status == gslSuccess || status == gslMaxIterations || status == gslNoProgress
         return LocalFit(parameters: p, objective: ok ? objective : .infinity, iterations: totalIterations, status: status)
-    }
-
-    /// Residuals in the fit's space without weights (non-finite where the law is undefined).
-    func unweightedResiduals(_ p: [Double], _ data: FitData) -> [Double] {
-        p.withUnsafeBufferPointer { pp in
-            (0..<data.count).map { i in
-                let v = law.value(pp, at: data.points[i], gradient: nil)
-                switch options.space {
-                case .linear: return v - data.observed[i]
-                case .log: return v > 0 ? Foundation.log(v) - data.logObserved[i] : .nan
-                }
-            }
-        }
     }
 
     /// Covariance of the free parameters, `s^2 (J^T J)^-1` with J taken in parameter space (not
@@ -386,18 +416,28 @@ struct LocalSolver {
             gsl_matrix_free(jm)
             gsl_matrix_free(cov)
         }
-        var g = [Double](repeating: 0, count: map.count)
-        let r = unweightedResiduals(p, data)
-        var chi2 = 0.0
+        // Values and gradients from the same evaluator the solver used.
+        let evaluator = makeEvaluator(law: law, batch: batch, data: data)
+        let m = map.count
+        var values = [Double](repeating: 0, count: n)
+        var gradients = [Double](repeating: 0, count: n * m)
         p.withUnsafeBufferPointer { pp in
-            for i in 0..<n {
-                let v = law.value(pp, at: data.points[i], gradient: &g)
-                var w = 1.0
-                if options.objective == .huber, abs(r[i]) > options.huberDelta { w = options.huberDelta / abs(r[i]) }
-                chi2 += w * r[i] * r[i]
-                let scale = Foundation.sqrt(w) / (options.space == .log ? v : 1)
-                for (c, j) in map.free.enumerated() { gsl_matrix_set(jm, i, c, scale * g[j]) }
+            values.withUnsafeMutableBufferPointer { vp in
+                gradients.withUnsafeMutableBufferPointer { evaluator.values(pp, into: vp.baseAddress!, gradients: $0.baseAddress!) }
             }
+        }
+        var chi2 = 0.0
+        for i in 0..<n {
+            let v = values[i]
+            let r: Double = switch options.space {
+            case .linear: v - data.observed[i]
+            case .log: v > 0 ? Foundation.log(v) - data.logObserved[i] : .nan
+            }
+            var w = 1.0
+            if options.objective == .huber, abs(r) > options.huberDelta { w = options.huberDelta / abs(r) }
+            chi2 += w * r * r
+            let scale = Foundation.sqrt(w) / (options.space == .log ? v : 1)
+            for (c, j) in map.free.enumerated() { gsl_matrix_set(jm, i, c, scale * gradients[i * m + j]) }
         }
         guard chi2.isFinite else { return nil }
         guard gsl_multifit_nlinear_covar(jm, 1e-14, cov) == gslSuccess else { return nil }

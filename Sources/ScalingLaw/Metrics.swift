@@ -8,9 +8,14 @@ public enum Metrics {
     /// `asdLog` does the same against `log D`, which makes it independent of the token unit.
     public static func compute(records: [LossRecord], fitted: [Double], huberDelta: Double) -> FitMetrics {
         precondition(records.count == fitted.count)
-        let n = records.count
+        return compute(observed: records.map(\.loss), fitted: fitted, tokens: records.map { $0.tokens ?? .nan },
+                       run: runNumbers(records.map(\.run)).ids, huberDelta: huberDelta)
+    }
+
+    /// The same on plain arrays: `run[i]` numbers record i's run (any integers; equal means same run).
+    static func compute(observed y: [Double], fitted: [Double], tokens: [Double], run: [Int], huberDelta: Double) -> FitMetrics {
+        let n = y.count
         guard n > 0 else { return FitMetrics(count: 0, r2: .nan, rmse: .nan, mape: .nan, huber: .nan, asd: .nan, asdLog: .nan) }
-        let y = records.map(\.loss)
         let mean = y.reduce(0, +) / Double(n)
         var ssRes = 0.0, ssTot = 0.0, ape = 0.0, hub = 0.0
         for i in 0..<n {
@@ -20,28 +25,40 @@ public enum Metrics {
             ape += abs(r) / abs(y[i])
             hub += huberLoss(r, delta: huberDelta)
         }
-        let (asd, asdLog) = averageSlopeDifference(records: records, fitted: fitted)
+        let (asd, asdLog) = averageSlopeDifference(observed: y, fitted: fitted, tokens: tokens, run: run)
         return FitMetrics(count: n, r2: ssTot > 0 ? 1 - ssRes / ssTot : .nan, rmse: (ssRes / Double(n)).squareRoot(),
                           mape: 100 * ape / Double(n), huber: hub / Double(n), asd: asd, asdLog: asdLog)
     }
 
-    static func averageSlopeDifference(records: [LossRecord], fitted: [Double]) -> (Double, Double) {
+    /// Numbers runs 0, 1, ... in order of first appearance.
+    static func runNumbers(_ names: [String]) -> (ids: [Int], count: Int) {
+        var number: [String: Int] = [:]
+        let ids = names.map { name in
+            if let k = number[name] { return k }
+            number[name] = number.count
+            return number.count - 1
+        }
+        return (ids, number.count)
+    }
+
+    static func averageSlopeDifference(observed loss: [Double], fitted: [Double], tokens: [Double], run: [Int]) -> (Double, Double) {
         // Runs in order of first appearance: summing in Dictionary order would make the last
         // bits of the metric differ from run to run of the program.
-        var order: [String] = []
-        var byRun: [String: [Int]] = [:]
-        for (i, r) in records.enumerated() where r.tokens != nil {
-            if byRun[r.run] == nil { order.append(r.run) }
-            byRun[r.run, default: []].append(i)
+        var slot: [Int: Int] = [:]
+        var runs: [[Int]] = []
+        for i in loss.indices where !tokens[i].isNaN {
+            if let k = slot[run[i]] { runs[k].append(i) } else {
+                slot[run[i]] = runs.count
+                runs.append([i])
+            }
         }
         var sum = 0.0, sumLog = 0.0, pairs = 0, pairsLog = 0
-        for run in order {
-            let indices = byRun[run]!
-            let sorted = indices.sorted { records[$0].tokens! < records[$1].tokens! }
+        for indices in runs {
+            let sorted = indices.sorted { tokens[$0] < tokens[$1] }
             for (a, b) in zip(sorted, sorted.dropFirst()) {
-                let d0 = records[a].tokens!, d1 = records[b].tokens!
+                let d0 = tokens[a], d1 = tokens[b]
                 guard d1 > d0 else { continue }
-                let dy = records[b].loss - records[a].loss
+                let dy = loss[b] - loss[a]
                 let df = fitted[b] - fitted[a]
                 sum += abs(df - dy) / (d1 - d0)
                 pairs += 1

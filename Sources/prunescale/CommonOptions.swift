@@ -96,6 +96,12 @@ struct FitterOptions: ParsableArguments {
     @Option(name: .customLong("max-iterations"), help: "Iteration limit of each Levenberg–Marquardt solve.")
     var maxIterations: Int = 400
 
+    @Option(name: .customLong("trust-region"), help: "GSL trust-region step: lm (Levenberg–Marquardt, as the paper), lmaccel (with geodesic acceleration), dogleg, ddogleg or subspace2d.")
+    var trustRegion: TrustRegion = .lm
+
+    @Option(name: .customLong("linear-solver"), help: "How each step is solved: cholesky (normal equations, fastest; a start that fails is retried with qr), qr (most robust) or svd.")
+    var linearSolver: LinearSolver = .cholesky
+
     func options() throws -> FitOptions {
         var o = FitOptions()
         o.objective = objective
@@ -108,6 +114,8 @@ struct FitterOptions: ParsableArguments {
         o.confidence = confidence
         o.threads = threads
         o.maxIterations = maxIterations
+        o.trustRegion = trustRegion
+        o.linearSolver = linearSolver
         o.start = try KeyValues.numbers(start, flag: "--start")
         o.fixed = try KeyValues.numbers(fix, flag: "--fix")
         o.bounds = try KeyValues.bounds(bound)
@@ -121,6 +129,8 @@ struct FitterOptions: ParsableArguments {
 extension Objective: ExpressibleByArgument {}
 extension FitSpace: ExpressibleByArgument {}
 extension StartDesign: ExpressibleByArgument {}
+extension TrustRegion: ExpressibleByArgument {}
+extension LinearSolver: ExpressibleByArgument {}
 
 /// Parsers for the `name=value,...` options.
 enum KeyValues {
