@@ -222,7 +222,7 @@ public enum ReportWriter {
         var pairs: [String] = []
         for i in 0..<min(c.count, names.count) {
             for j in (i + 1)..<min(c[i].count, names.count) where Swift.abs(c[i][j]) >= threshold {
-                pairs.append("\(names[i])–\(names[j]) (\(Format.significant(c[i][j], 3)))")
+                pairs.append("\(names[i])–\(names[j]) (r = \(String(format: "%.4f", c[i][j])))")
             }
         }
         guard !pairs.isEmpty else { return "" }

@@ -66,7 +66,7 @@ import Testing
         #expect(md.contains("| R² | \(r2) | "))
         #expect(md.contains(heldRMSE))
         #expect(md.contains("`tokens=0.25`"))
-        #expect(md.contains("NC–alpha (0.97)"))
+        #expect(md.contains("NC–alpha (r = 0.9700)"))
         #expect(md.contains("- NC and alpha are strongly correlated"))
         #expect(md.contains("197 of 200 replicates"))
         #expect(md.contains("## Plan"))
