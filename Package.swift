@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "prunescale", targets: ["prunescale"]),
         .library(name: "ScalingLaw", targets: ["ScalingLaw"]),
         .library(name: "Reports", targets: ["Reports"]),
+        .library(name: "Model", targets: ["Model"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -18,18 +20,28 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CGSL", providers: [.apt(["libgsl-dev"])]),
 
-        .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS"]),
+        // A seeded generator shared by the fitter (starts, bootstrap) and the engine (init, batches).
+        .target(name: "Randomness"),
+        .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "Randomness"]),
+        // The model engine: float32 buffers and BLAS (Tensor), the Llama model with its
+        // hand-written backward (Model), corpus, batches and the training loop (Training).
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "Randomness"]),
+        .target(name: "Model", dependencies: ["Tensor", "Randomness"]),
+        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness"]),
         .target(name: "Reports", dependencies: ["ScalingLaw"]),
         .executableTarget(
             name: "prunescale",
             dependencies: [
-                "ScalingLaw", "Reports",
+                "ScalingLaw", "Reports", "Model", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "fit-bench", dependencies: ["ScalingLaw"], path: "benchmarks/fit-vs-scipy/swift"),
 
         .testTarget(name: "NativeLinkTests", dependencies: ["COpenBLAS", "CGSL", "ScalingLaw"]),
-        .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw"]),
+        .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw", "Randomness"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
         // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
         .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw"]),

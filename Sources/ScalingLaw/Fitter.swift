@@ -1,4 +1,5 @@
 import Foundation
+import Randomness
 
 /// A fitted law with what it was fitted on.
 public struct FitAnalysis: Sendable {

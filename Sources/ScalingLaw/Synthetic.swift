@@ -1,4 +1,5 @@
 import Foundation
+import Randomness
 
 /// A grid of pruned models and checkpoints to draw synthetic loss records on, from a known law:
 /// the only data on which "did the fitter find the truth?" has an answer.
