@@ -437,7 +437,12 @@ struct LocalSolver {
             if options.objective == .huber, abs(r) > options.huberDelta { w = options.huberDelta / abs(r) }
             chi2 += w * r * r
             let scale = Foundation.sqrt(w) / (options.space == .log ? v : 1)
-            for (c, j) in map.free.enumerated() { gsl_matrix_set(jm, i, c, scale * gradients[i * m + j]) }
+            // As in the solver's Jacobian: a non-finite entry (0 * inf at an unpruned rho = 0 in a
+            // custom law, say) carries no information and counts as 0.
+            for (c, j) in map.free.enumerated() {
+                let d = scale * gradients[i * m + j]
+                gsl_matrix_set(jm, i, c, d.isFinite ? d : 0)
+            }
         }
         guard chi2.isFinite else { return nil }
         guard gsl_multifit_nlinear_covar(jm, 1e-14, cov) == gslSuccess else { return nil }

@@ -142,3 +142,19 @@ import Testing
         #expect(abs(m.mape - 100 * (0.1 / 3 + 0.1 / 2 + 0 + 0 + 0.1 / 2) / 5) < 1e-12)
     }
 }
+
+@Suite struct CustomLawEdgeTests {
+    /// A P2-form custom law on data with unpruned (rho = 0) records: its gamma-derivative there is
+    /// 0 * inf. The fit must still give finite standard errors for every parameter.
+    @Test func unprunedRecordsDoNotPoisonTheCovariance() throws {
+        let truth = [500.0, 2000, 1.0, 0.3, 0.35, -0.8, 0.05]
+        let design = SyntheticDesign(n0: [2e8, 1e9, 5e9, 2e10], rho: [0, 0.1, 0.2, 0.35], noise: 0.002, seed: 4)
+        let records = Synthetic.records(law: P2Law(), params: truth, design: design)
+        let law = try CustomLaw(expression: "L0 + (1/rho)^gamma * (1/n0)^delta * (NC/n0^alpha + DC/tokens^beta + E)",
+                                parameters: ["NC", "DC", "E", "alpha", "beta", "gamma", "delta"],
+                                start: Dictionary(uniqueKeysWithValues: zip(["NC", "DC", "E", "alpha", "beta", "gamma", "delta"], P2Law().defaultStart)))
+        let fit = try ScalingLawFitter.fit(records, law: law, options: FitOptions())
+        #expect(fit.result.estimates.allSatisfy { $0.stderr?.isFinite == true }, "\(fit.result.estimates)")
+        #expect(abs(fit.result.params["gamma"]! + 0.8) < 0.05)
+    }
+}
