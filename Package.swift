@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Native shims. GSL deliberately has no pkgConfig: its .pc file adds -lgslcblas ahead of
@@ -27,7 +28,7 @@ let package = Package(
         // hand-written backward (Model), corpus, batches and the training loop (Training).
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Randomness"]),
         .target(name: "Model", dependencies: ["Tensor", "Randomness"]),
-        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness"]),
+        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Reports", dependencies: ["ScalingLaw"]),
         .executableTarget(
             name: "prunescale",

@@ -21,5 +21,5 @@ struct PruneScale: ParsableCommand {
             object on stdout.
             """,
         subcommands: [FitCommand.self, CompareCommand.self, PredictCommand.self, PlanCommand.self,
-                      SimulateCommand.self, LawsCommand.self])
+                      SimulateCommand.self, LawsCommand.self, DataCommand.self])
 }
