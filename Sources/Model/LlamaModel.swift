@@ -1,0 +1,362 @@
+// The Llama decoder's training core: one flat float32 parameter buffer, one gradient buffer of the
+// same layout, activations kept for the hand-written backward.
+//
+// Buffers
+//   params, grads   [layout.totalCount], tensors at ParameterLayout offsets (Hugging Face names and
+//                   order; linear weights [out, in], y = x W^T). With tied embeddings the LM head
+//                   reads embed_tokens and its gradient lands there too.
+//   mask            optional, same size: 1 keeps a weight, 0 pins it at exactly zero (2:4 pruning).
+//   activations     sized for N = B*T rows, kept per block for the backward:
+//                   residual[l] [N,C] (block input; residual[L] feeds the final norm)
+//                   ln1 [N,C], rstd1 [N], q [N,H*D] and k [N,KV*D] after RoPE, v [N,KV*D],
+//                   probs [B,H,T,T], att [N,H*D] (heads concatenated), mid [N,C] (after attention's
+//                   residual add), ln2 [N,C], rstd2 [N], gate [N,F], up [N,F], act [N,F] = silu(gate)*up;
+//                   then lnf [N,C], rstdf [N], logits [N,V], per-row losses and log-sum-exps [N].
+//   scratch         one set of gradient buffers sized for the widest block, reused by every block.
+//
+// Forward:  residual[0] = E[tokens]
+//           per block: ln1 = rmsnorm(x); q,k,v = ln1 W^T; rope(q,k); att = attention(q,k,v);
+//                      mid = x + att Wo^T; ln2 = rmsnorm(mid); gate,up = ln2 W^T;
+//                      act = silu(gate)*up; residual[l+1] = mid + act Wd^T
+//           lnf = rmsnorm(residual[L]); logits = lnf Whead^T; loss = mean cross-entropy.
+// Backward: exactly the reverse. dlogits overwrite logits in place; one running residual gradient
+//           `dres` collects the residual path and each norm's input gradient; weight gradients
+//           accumulate (+=) so several forward/backward pairs sum before an optimizer step.
+
+import Foundation
+import Randomness
+import Tensor
+
+/// Where one block's tensors live in the flat buffer.
+struct BlockOffsets {
+    var inputNorm, q, k, v, o, postNorm, gate, up, down: Int
+
+    init(_ layout: ParameterLayout, block i: Int) {
+        func at(_ suffix: String) -> Int { layout["model.layers.\(i).\(suffix)"]!.offset }
+        inputNorm = at("input_layernorm.weight")
+        q = at("self_attn.q_proj.weight")
+        k = at("self_attn.k_proj.weight")
+        v = at("self_attn.v_proj.weight")
+        o = at("self_attn.o_proj.weight")
+        postNorm = at("post_attention_layernorm.weight")
+        gate = at("mlp.gate_proj.weight")
+        up = at("mlp.up_proj.weight")
+        down = at("mlp.down_proj.weight")
+    }
+}
+
+/// Activation and scratch buffers for up to `capacityRows` rows and `capacityScores` attention entries.
+final class Activations {
+    struct Block {
+        let ln1, rstd1, q, k, v, probs, att, mid, ln2, rstd2, gate, up, act: FloatBuffer
+    }
+    let capacityRows: Int
+    let capacityScores: Int  // B * T * T
+    let residual: [FloatBuffer]
+    let blocks: [Block]
+    let lnf, rstdf, logits, losses, lse: FloatBuffer
+    // Backward scratch, shared by all blocks.
+    let dres, dln, dq, dk, dv, datt, dscores, dact, dgate, dup: FloatBuffer
+
+    init(_ c: LlamaConfig, rows n: Int, scores: Int) {
+        capacityRows = n
+        capacityScores = scores
+        let C = c.hidden, D = c.headDim
+        residual = (0...c.blocks.count).map { _ in FloatBuffer(count: n * C) }
+        blocks = c.blocks.map { b in
+            Block(ln1: FloatBuffer(count: n * C), rstd1: FloatBuffer(count: n),
+                  q: FloatBuffer(count: n * b.heads * D), k: FloatBuffer(count: n * b.kvHeads * D), v: FloatBuffer(count: n * b.kvHeads * D),
+                  probs: FloatBuffer(count: scores * b.heads), att: FloatBuffer(count: n * b.heads * D),
+                  mid: FloatBuffer(count: n * C), ln2: FloatBuffer(count: n * C), rstd2: FloatBuffer(count: n),
+                  gate: FloatBuffer(count: n * b.mlpHidden), up: FloatBuffer(count: n * b.mlpHidden), act: FloatBuffer(count: n * b.mlpHidden))
+        }
+        lnf = FloatBuffer(count: n * C)
+        rstdf = FloatBuffer(count: n)
+        logits = FloatBuffer(count: n * c.vocabSize)
+        losses = FloatBuffer(count: n)
+        lse = FloatBuffer(count: n)
+        let maxH = c.blocks.map(\.heads).max() ?? 1, maxKV = c.blocks.map(\.kvHeads).max() ?? 1
+        let maxF = c.blocks.map(\.mlpHidden).max() ?? 1
+        dres = FloatBuffer(count: n * C)
+        dln = FloatBuffer(count: n * C)
+        dq = FloatBuffer(count: n * maxH * D)
+        dk = FloatBuffer(count: n * maxKV * D)
+        dv = FloatBuffer(count: n * maxKV * D)
+        datt = FloatBuffer(count: n * maxH * D)
+        dscores = FloatBuffer(count: scores * maxH)
+        dact = FloatBuffer(count: n * maxF)
+        dgate = FloatBuffer(count: n * maxF)
+        dup = FloatBuffer(count: n * maxF)
+    }
+}
+
+/// A Llama-style decoder with a hand-written backward. Not thread-safe: one model, one caller.
+public final class LlamaModel {
+    public let config: LlamaConfig
+    public let layout: ParameterLayout
+    /// Weights, flat, in `layout` order.
+    public let params: FloatBuffer
+    /// Gradients, same layout; `backward()` adds into it, `zeroGrad()` clears it.
+    public let grads: FloatBuffer
+    /// 0/1 per parameter; a 0 weight stays exactly zero (forward, gradients, optimizer). `nil`: no mask.
+    public private(set) var mask: FloatBuffer?
+    /// Threads for attention and row-wise kernels (BLAS has its own: `BLAS.threads`).
+    public var threads: Int
+
+    let rope: RopeTables
+    let blockOffsets: [BlockOffsets]
+    let embedOffset: Int
+    let finalNormOffset: Int
+    let headOffset: Int
+    var acts: Activations?
+    // The batch the activations describe.
+    private(set) public var batch = 0
+    private(set) public var seqLen = 0
+    private var tokens: [Int32] = []
+    private var targets: [Int32] = []
+    private var backwardReady = false
+
+    /// A freshly initialised model, Hugging Face's way: every matrix (embeddings, projections, an
+    /// untied LM head) ~ normal(0, `initStd`), every RMSNorm weight 1. Tensor `i` of the layout draws
+    /// from its own stream `SeededRandom(seed:stream: i)`, so a tensor's values don't depend on the
+    /// shapes of the tensors before it.
+    public convenience init(config: LlamaConfig, seed: UInt64, initStd: Float = 0.02, threads: Int = Parallel.defaultThreads) throws {
+        try self.init(config: config, threads: threads)
+        for (i, e) in layout.entries.enumerated() {
+            let p = params.pointer + e.offset
+            if e.isNorm {
+                p.update(repeating: 1, count: e.count)
+            } else {
+                var rng = SeededRandom(seed: seed, stream: i)
+                for j in 0..<e.count { p[j] = Float(rng.normal()) * initStd }
+            }
+        }
+    }
+
+    /// A model with the given weights (flat, `ParameterLayout(config)` order).
+    public convenience init(config: LlamaConfig, parameters: [Float], threads: Int = Parallel.defaultThreads) throws {
+        try self.init(config: config, threads: threads)
+        guard parameters.count == layout.totalCount else {
+            throw ModelError("model: \(parameters.count) parameters given, the config needs \(layout.totalCount)")
+        }
+        params.assign(parameters)
+    }
+
+    private init(config: LlamaConfig, threads: Int) throws {
+        try config.validate()
+        self.config = config
+        self.threads = max(1, threads)
+        let layout = ParameterLayout(config)
+        self.layout = layout
+        params = FloatBuffer(count: layout.totalCount)
+        grads = FloatBuffer(count: layout.totalCount)
+        rope = RopeTables(headDim: config.headDim, maxSequence: config.maxSequence, theta: config.ropeTheta, layout: config.ropeLayout)
+        blockOffsets = config.blocks.indices.map { BlockOffsets(layout, block: $0) }
+        embedOffset = layout["model.embed_tokens.weight"]!.offset
+        finalNormOffset = layout["model.norm.weight"]!.offset
+        headOffset = config.tiedEmbeddings ? embedOffset : layout["lm_head.weight"]!.offset
+    }
+
+    // MARK: Masks
+
+    /// Sets (or with `nil` removes) the whole-buffer 0/1 mask and zeroes the masked weights now.
+    public func setMask(_ values: [Float]?) {
+        guard let values else { mask = nil; return }
+        precondition(values.count == layout.totalCount, "mask has \(values.count) entries, the model \(layout.totalCount)")
+        precondition(values.allSatisfy { $0 == 0 || $0 == 1 }, "mask entries must be 0 or 1")
+        mask = FloatBuffer(values)
+        applyMask()
+    }
+
+    /// Sets the mask of one tensor (by Hugging Face name); other tensors keep theirs (or all-ones).
+    public func setMask(_ values: [Float], for name: String) {
+        guard let e = layout[name] else { preconditionFailure("no tensor named \(name)") }
+        precondition(values.count == e.count, "mask for \(name) has \(values.count) entries, the tensor \(e.count)")
+        precondition(values.allSatisfy { $0 == 0 || $0 == 1 }, "mask entries must be 0 or 1")
+        if mask == nil {
+            let m = FloatBuffer(count: layout.totalCount)
+            m.fill(1)
+            mask = m
+        }
+        values.withUnsafeBufferPointer { mask!.pointer.advanced(by: e.offset).update(from: $0.baseAddress!, count: e.count) }
+        applyMask()
+    }
+
+    /// `params *= mask`: keeps the invariant even if someone wrote into `params` directly.
+    func applyMask() {
+        if let mask { Kernels.multiply(params.pointer, by: mask.pointer, count: layout.totalCount) }
+    }
+
+    // MARK: Forward
+
+    /// Runs the model on `batch` sequences of `seqLen` tokens (row-major `[batch, seqLen]`) and keeps
+    /// the activations for `backward()`. With `targets` (same shape) returns the mean cross-entropy
+    /// over all `batch * seqLen` positions; without, returns NaN and only `logits` are meaningful.
+    @discardableResult
+    public func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>?, batch B: Int, seqLen T: Int) -> Float {
+        let N = B * T
+        precondition(B > 0 && T > 0 && tokens.count == N, "forward: \(tokens.count) tokens for batch \(B) x \(T)")
+        precondition(T <= config.maxSequence, "forward: sequence length \(T) exceeds maxSequence \(config.maxSequence)")
+        let V = config.vocabSize, C = config.hidden, D = config.headDim
+        precondition(tokens.allSatisfy { $0 >= 0 && Int($0) < V }, "forward: token id out of range 0..<\(V)")
+        if let targets {
+            precondition(targets.count == N, "forward: \(targets.count) targets for \(N) tokens")
+            precondition(targets.allSatisfy { $0 >= 0 && Int($0) < V }, "forward: target id out of range 0..<\(V)")
+        }
+        if acts == nil || acts!.capacityRows < N || acts!.capacityScores < B * T * T {
+            acts = nil  // free the old set before allocating the bigger one
+            acts = Activations(config, rows: N, scores: B * T * T)
+        }
+        let a = acts!
+        batch = B
+        seqLen = T
+        self.tokens = Array(tokens)
+        self.targets = targets.map(Array.init) ?? []
+        applyMask()
+
+        let P = params.pointer, eps = Float(config.normEps), th = threads
+        self.tokens.withUnsafeBufferPointer { tok in
+            Layers.embeddingForward(out: a.residual[0].pointer, tokens: tok.baseAddress!, table: P + embedOffset, n: N, c: C)
+        }
+        for (l, shape) in config.blocks.enumerated() {
+            let o = blockOffsets[l], s = a.blocks[l], x = a.residual[l].pointer
+            let H = shape.heads, KV = shape.kvHeads, F = shape.mlpHidden
+            Layers.rmsnormForward(out: s.ln1.pointer, rstd: s.rstd1.pointer, x: x, weight: P + o.inputNorm, rows: N, cols: C, eps: eps, threads: th)
+            Layers.linearForward(out: s.q.pointer, x: s.ln1.pointer, weight: P + o.q, n: N, inF: C, outF: H * D)
+            Layers.linearForward(out: s.k.pointer, x: s.ln1.pointer, weight: P + o.k, n: N, inF: C, outF: KV * D)
+            Layers.linearForward(out: s.v.pointer, x: s.ln1.pointer, weight: P + o.v, n: N, inF: C, outF: KV * D)
+            Layers.rope(s.q.pointer, batch: B, seqLen: T, heads: H, tables: rope, threads: th)
+            Layers.rope(s.k.pointer, batch: B, seqLen: T, heads: KV, tables: rope, threads: th)
+            Layers.attentionForward(out: s.att.pointer, probs: s.probs.pointer, q: s.q.pointer, k: s.k.pointer, v: s.v.pointer,
+                                    batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: D, threads: th)
+            s.mid.pointer.update(from: x, count: N * C)
+            Layers.linearForward(out: s.mid.pointer, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C, accumulate: true)
+            Layers.rmsnormForward(out: s.ln2.pointer, rstd: s.rstd2.pointer, x: s.mid.pointer, weight: P + o.postNorm, rows: N, cols: C, eps: eps, threads: th)
+            Layers.linearForward(out: s.gate.pointer, x: s.ln2.pointer, weight: P + o.gate, n: N, inF: C, outF: F)
+            Layers.linearForward(out: s.up.pointer, x: s.ln2.pointer, weight: P + o.up, n: N, inF: C, outF: F)
+            Layers.swigluForward(out: s.act.pointer, gate: s.gate.pointer, up: s.up.pointer, count: N * F, threads: th)
+            let next = a.residual[l + 1].pointer
+            next.update(from: s.mid.pointer, count: N * C)
+            Layers.linearForward(out: next, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C, accumulate: true)
+        }
+        let xL = a.residual[config.blocks.count].pointer
+        Layers.rmsnormForward(out: a.lnf.pointer, rstd: a.rstdf.pointer, x: xL, weight: P + finalNormOffset, rows: N, cols: C, eps: eps, threads: th)
+        Layers.linearForward(out: a.logits.pointer, x: a.lnf.pointer, weight: P + headOffset, n: N, inF: C, outF: V)
+
+        guard !self.targets.isEmpty else {
+            backwardReady = false
+            return .nan
+        }
+        self.targets.withUnsafeBufferPointer { tg in
+            Layers.crossEntropyForward(losses: a.losses.pointer, lse: a.lse.pointer, logits: a.logits.pointer, targets: tg.baseAddress!,
+                                       rows: N, vocab: V, threads: th)
+        }
+        backwardReady = true
+        // Row order, in Double: the same sum whatever the thread count.
+        var sum = 0.0
+        for i in 0..<N { sum += Double(a.losses[i]) }
+        return Float(sum / Double(N))
+    }
+
+    @discardableResult
+    public func forward(tokens: [Int32], targets: [Int32]?, batch: Int, seqLen: Int) -> Float {
+        tokens.withUnsafeBufferPointer { tok in
+            if let targets {
+                return targets.withUnsafeBufferPointer { forward(tokens: tok, targets: $0, batch: batch, seqLen: seqLen) }
+            }
+            return forward(tokens: tok, targets: nil, batch: batch, seqLen: seqLen)
+        }
+    }
+
+    /// Logits `[batch * seqLen, vocab]` of the last forward. Valid until `backward()`, which overwrites
+    /// them with their gradient.
+    public var logits: UnsafeBufferPointer<Float> {
+        guard let a = acts else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: a.logits.pointer, count: batch * seqLen * config.vocabSize)
+    }
+
+    /// Per-position cross-entropy of the last forward with targets, `[batch * seqLen]`.
+    public var positionLosses: [Float] {
+        guard let a = acts, !targets.isEmpty else { return [] }
+        return Array(UnsafeBufferPointer(start: a.losses.pointer, count: batch * seqLen))
+    }
+
+    // MARK: Backward
+
+    public func zeroGrad() { grads.zero() }
+
+    /// Adds `d(lossScale * loss)/dparams` of the last forward (which needs targets) into `grads`.
+    /// For gradient accumulation over k micro-batches pass `lossScale = 1/k`. Consumes the saved
+    /// state: a second `backward()` needs a new `forward`.
+    public func backward(lossScale: Float = 1) {
+        precondition(backwardReady, "backward() needs a forward(tokens:targets:...) with targets first")
+        backwardReady = false
+        let a = acts!, B = batch, T = seqLen, N = B * T
+        let V = config.vocabSize, C = config.hidden, D = config.headDim, th = threads
+        let P = params.pointer, G = grads.pointer
+        let dres = a.dres.pointer, dln = a.dln.pointer
+
+        targets.withUnsafeBufferPointer { tg in
+            Layers.crossEntropyBackward(logits: a.logits.pointer, lse: a.lse.pointer, targets: tg.baseAddress!, rows: N, vocab: V,
+                                        scale: lossScale / Float(N), threads: th)
+        }
+        let dlogits = a.logits.pointer
+        Layers.linearBackward(dx: dln, dweight: G + headOffset, dout: dlogits, x: a.lnf.pointer, weight: P + headOffset, n: N, inF: C, outF: V)
+        a.dres.zero()
+        Layers.rmsnormBackward(dx: dres, dweight: G + finalNormOffset, dout: dln, x: a.residual[config.blocks.count].pointer,
+                               weight: P + finalNormOffset, rstd: a.rstdf.pointer, rows: N, cols: C, threads: th)
+
+        for l in stride(from: config.blocks.count - 1, through: 0, by: -1) {
+            let shape = config.blocks[l], o = blockOffsets[l], s = a.blocks[l]
+            let H = shape.heads, KV = shape.kvHeads, F = shape.mlpHidden
+            // MLP: residual[l+1] = mid + act Wd^T, act = silu(gate) * up.
+            Layers.linearBackward(dx: a.dact.pointer, dweight: G + o.down, dout: dres, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C)
+            Layers.swigluBackward(dgate: a.dgate.pointer, dup: a.dup.pointer, dout: a.dact.pointer, gate: s.gate.pointer, up: s.up.pointer,
+                                  count: N * F, threads: th)
+            Layers.linearBackward(dx: dln, dweight: G + o.gate, dout: a.dgate.pointer, x: s.ln2.pointer, weight: P + o.gate, n: N, inF: C, outF: F)
+            Layers.linearBackward(dx: dln, dweight: G + o.up, dout: a.dup.pointer, x: s.ln2.pointer, weight: P + o.up, n: N, inF: C, outF: F,
+                                  accumulateInput: true)
+            Layers.rmsnormBackward(dx: dres, dweight: G + o.postNorm, dout: dln, x: s.mid.pointer, weight: P + o.postNorm, rstd: s.rstd2.pointer,
+                                   rows: N, cols: C, threads: th)
+            // Attention: mid = x + att Wo^T.
+            Layers.linearBackward(dx: a.datt.pointer, dweight: G + o.o, dout: dres, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C)
+            Layers.attentionBackward(dq: a.dq.pointer, dk: a.dk.pointer, dv: a.dv.pointer, scratch: a.dscores.pointer, dout: a.datt.pointer,
+                                     probs: s.probs.pointer, q: s.q.pointer, k: s.k.pointer, v: s.v.pointer,
+                                     batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: D, threads: th)
+            Layers.rope(a.dq.pointer, batch: B, seqLen: T, heads: H, tables: rope, inverse: true, threads: th)
+            Layers.rope(a.dk.pointer, batch: B, seqLen: T, heads: KV, tables: rope, inverse: true, threads: th)
+            Layers.linearBackward(dx: dln, dweight: G + o.q, dout: a.dq.pointer, x: s.ln1.pointer, weight: P + o.q, n: N, inF: C, outF: H * D)
+            Layers.linearBackward(dx: dln, dweight: G + o.k, dout: a.dk.pointer, x: s.ln1.pointer, weight: P + o.k, n: N, inF: C, outF: KV * D,
+                                  accumulateInput: true)
+            Layers.linearBackward(dx: dln, dweight: G + o.v, dout: a.dv.pointer, x: s.ln1.pointer, weight: P + o.v, n: N, inF: C, outF: KV * D,
+                                  accumulateInput: true)
+            Layers.rmsnormBackward(dx: dres, dweight: G + o.inputNorm, dout: dln, x: a.residual[l].pointer, weight: P + o.inputNorm,
+                                   rstd: s.rstd1.pointer, rows: N, cols: C, threads: th)
+        }
+        tokens.withUnsafeBufferPointer { tok in
+            Layers.embeddingBackward(dTable: G + embedOffset, dout: dres, tokens: tok.baseAddress!, n: N, c: C)
+        }
+        if let mask { Kernels.multiply(G, by: mask.pointer, count: layout.totalCount) }
+    }
+
+    /// Scales the gradients so their global L2 norm is at most `maxNorm`; returns the norm before.
+    @discardableResult
+    public func clipGradients(maxNorm: Float) -> Float { Optim.clipGradients(grads, maxNorm: maxNorm) }
+
+    // MARK: Parameter access
+
+    /// A copy of one tensor's weights.
+    public func tensor(_ name: String) -> [Float] {
+        guard let e = layout[name] else { preconditionFailure("no tensor named \(name)") }
+        return Array(UnsafeBufferPointer(start: params.pointer + e.offset, count: e.count))
+    }
+
+    /// A copy of one tensor's gradient.
+    public func gradient(_ name: String) -> [Float] {
+        guard let e = layout[name] else { preconditionFailure("no tensor named \(name)") }
+        return Array(UnsafeBufferPointer(start: grads.pointer + e.offset, count: e.count))
+    }
+
+    /// Counts of weights that are not exactly zero (what a 2:4 mask leaves).
+    public var nonZeroCounts: NonZeroCounts { NonZeroCounts(config: config, params: params) }
+}
