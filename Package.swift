@@ -41,7 +41,8 @@ let package = Package(
         .testTarget(name: "NativeLinkTests", dependencies: ["COpenBLAS", "CGSL", "ScalingLaw"]),
         .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw", "Randomness"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness"]),
+        // Fixtures/ holds Python scripts the interop tests run (found through #filePath).
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
         // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
