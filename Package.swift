@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Native shims. GSL deliberately has no pkgConfig: its .pc file adds -lgslcblas ahead of
@@ -28,7 +29,9 @@ let package = Package(
         // hand-written backward (Model), corpus, batches and the training loop (Training).
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Randomness"]),
         .target(name: "Model", dependencies: ["Tensor", "Randomness"]),
-        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", .product(name: "Crypto", package: "swift-crypto")]),
+        // ScalingLaw: the trainer emits loss records in the planner's schema (RecordWriter); Yams: the ladder spec.
+        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", "ScalingLaw",
+                                                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Yams", package: "Yams")]),
         .target(name: "Reports", dependencies: ["ScalingLaw"]),
         .executableTarget(
             name: "prunescale",
@@ -43,7 +46,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness"]),
         // Fixtures/ holds Python scripts the interop tests run (found through #filePath).
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "ScalingLaw"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
         // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
         .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw"]),

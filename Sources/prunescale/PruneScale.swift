@@ -21,5 +21,6 @@ struct PruneScale: ParsableCommand {
             object on stdout.
             """,
         subcommands: [FitCommand.self, CompareCommand.self, PredictCommand.self, PlanCommand.self,
-                      SimulateCommand.self, LawsCommand.self, DataCommand.self])
+                      SimulateCommand.self, LawsCommand.self, DataCommand.self, PretrainCommand.self, TrainCommand.self,
+                      EvalCommand.self, GenerateCommand.self])
 }

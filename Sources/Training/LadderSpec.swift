@@ -1,0 +1,268 @@
+import Foundation
+import Model
+import Yams
+
+/// A problem in a ladder spec, at its line: `file:line: problem`.
+public struct SpecError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
+    public var file: String
+    public var line: Int?
+    public var message: String
+    public init(file: String, line: Int?, _ message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+    public var description: String { line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)" }
+    public var errorDescription: String? { description }
+}
+
+/// One model of the ladder: its shape and how it is pre-trained.
+public struct LadderSize: Sendable, Equatable {
+    public var name: String
+    /// Line of the size's entry in the spec.
+    public var line: Int
+    public var config: LlamaConfig
+    /// `tokens` is the budget: `tokensPerParam × non-embedding parameters`, rounded up.
+    public var settings: TrainingSettings
+    public var tokensPerParam: Double
+    public var initStd: Double
+    public var nonEmbeddingParams: Int { ParameterCounts(config).nonEmbedding }
+    public var totalParams: Int { ParameterCounts(config).total }
+}
+
+/// The model ladder (`experiments/ladder.yaml`): where checkpoints go, the corpus, training
+/// defaults, and the sizes. Training keys given at the top level are defaults that a size may
+/// override. Every problem — YAML syntax, an unknown key, a wrong type, a missing field, an
+/// impossible shape — is reported as `file:line: problem`.
+///
+///     output: out/ladder          # required; relative to the current directory
+///     corpus: shakespeare         # optional: a named corpus or a directory of .txt files
+///     tokens_per_param: 20        # budget = this × non-embedding parameters; at least 20
+///     seq_len: 256                # training keys (defaults; each size may override):
+///     batch: 16                   #   seq_len batch accumulate lr schedule warmup decay_fraction
+///     lr: 3.0e-3                  #   min_lr_fraction weight_decay clip seed eval_tokens
+///     sizes:                      #   eval_points save_every init_std tokens_per_param
+///       - name: xs
+///         hidden: 64              # required: name hidden layers heads mlp_hidden
+///         layers: 2               # optional: kv_heads (= heads), vocab (must be 256),
+///         heads: 4                #           tied_embeddings (false)
+///         mlp_hidden: 192
+public struct LadderSpec: Sendable, Equatable {
+    public static let minimumTokensPerParam = 20.0
+
+    public var file: String
+    public var output: String
+    public var corpus: String?
+    public var sizes: [LadderSize]
+
+    public func size(named name: String) throws -> LadderSize {
+        guard let s = sizes.first(where: { $0.name == name }) else {
+            throw SpecError(file: file, line: nil, "no size named '\(name)' (sizes: \(sizes.map(\.name).joined(separator: ", ")))")
+        }
+        return s
+    }
+
+    public static func load(path: String) throws -> LadderSpec {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw SpecError(file: path, line: nil, "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> LadderSpec {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch let e as YamlError {
+            throw SpecReader.yamlError(e, file: file, text: text)
+        }
+        guard let root else { throw SpecError(file: file, line: 1, "the spec is empty") }
+        return try SpecReader(file: file).spec(root)
+    }
+}
+
+/// Walks the YAML tree, checking keys and types, with each node's line at hand.
+struct SpecReader {
+    let file: String
+
+    static let topKeys = ["output", "corpus", "sizes"]
+    static let modelKeys = ["name", "hidden", "layers", "heads", "kv_heads", "mlp_hidden", "vocab", "tied_embeddings"]
+    static let trainingKeys = ["seq_len", "batch", "accumulate", "lr", "schedule", "warmup", "decay_fraction", "min_lr_fraction",
+                               "weight_decay", "clip", "seed", "eval_tokens", "eval_points", "save_every", "init_std", "tokens_per_param"]
+
+    func fail(_ node: Node?, _ message: String) -> SpecError { SpecError(file: file, line: node?.mark?.line, message) }
+
+    static func yamlError(_ e: YamlError, file: String, text: String) -> SpecError {
+        switch e {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let ctx = context.map { " (\($0.text))" } ?? ""
+            return SpecError(file: file, line: mark.line, "YAML syntax: \(problem)\(ctx)")
+        case let .reader(problem, offset, _, _):
+            let line = offset.map { o in text.utf8.prefix(o).filter { $0 == 0x0A }.count + 1 }
+            return SpecError(file: file, line: line, "cannot read the YAML: \(problem)")
+        default:
+            return SpecError(file: file, line: nil, "YAML: \(e)")
+        }
+    }
+
+    /// A mapping's entries in order; duplicate keys and non-string keys are errors.
+    func entries(_ node: Node, _ what: String) throws -> [(key: String, keyNode: Node, value: Node)] {
+        guard case .mapping(let m) = node else { throw fail(node, "\(what) must be a mapping of key: value") }
+        var seen = Set<String>()
+        return try m.map { pair in
+            guard case .scalar(let k) = pair.key else { throw fail(pair.key, "keys must be plain names") }
+            guard seen.insert(k.string).inserted else { throw fail(pair.key, "duplicate key '\(k.string)'") }
+            return (k.string, pair.key, pair.value)
+        }
+    }
+
+    func scalar(_ node: Node, _ key: String, _ type: String) throws -> String {
+        guard case .scalar(let s) = node else { throw fail(node, "'\(key)' must be \(type), got a \(kind(node))") }
+        let text = s.string.trimmingCharacters(in: .whitespaces)
+        if s.style == .plain, text.isEmpty || text == "~" || text == "null" { throw fail(node, "'\(key)' has no value (expected \(type))") }
+        return text
+    }
+
+    func kind(_ node: Node) -> String {
+        switch node {
+        case .scalar: "scalar"
+        case .mapping: "mapping"
+        case .sequence: "list"
+        }
+    }
+
+    func double(_ node: Node, _ key: String) throws -> Double {
+        let text = try scalar(node, key, "a number")
+        guard let v = Double(text.replacingOccurrences(of: "_", with: "")), v.isFinite else {
+            throw fail(node, "'\(key)' must be a number, got '\(text)'")
+        }
+        return v
+    }
+
+    /// Integers may be written 64, 1_000 or 1e6.
+    func int(_ node: Node, _ key: String) throws -> Int {
+        let text = try scalar(node, key, "an integer")
+        let clean = text.replacingOccurrences(of: "_", with: "")
+        if let v = Int(clean) { return v }
+        if let d = Double(clean), d.isFinite, d == d.rounded(), abs(d) < 9e15 { return Int(d) }
+        throw fail(node, "'\(key)' must be an integer, got '\(text)'")
+    }
+
+    func string(_ node: Node, _ key: String) throws -> String { try scalar(node, key, "a string") }
+
+    func bool(_ node: Node, _ key: String) throws -> Bool {
+        let text = try scalar(node, key, "true or false")
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw fail(node, "'\(key)' must be true or false, got '\(text)'")
+        }
+    }
+
+    func unknown(_ keyNode: Node, _ key: String, where place: String, known: [String]) -> SpecError {
+        fail(keyNode, "unknown key '\(key)' in \(place) (known: \(known.joined(separator: ", ")))")
+    }
+
+    /// Training keys as given (defaults or a size's overrides), each with its node for errors.
+    typealias Given = [String: Node]
+
+    func spec(_ root: Node) throws -> LadderSpec {
+        var output: String?, corpus: String?, sizesNode: Node?
+        var defaults: Given = [:]
+        for (key, keyNode, value) in try entries(root, "the spec") {
+            switch key {
+            case "output": output = try string(value, key)
+            case "corpus": corpus = try string(value, key)
+            case "sizes": sizesNode = value
+            default:
+                guard Self.trainingKeys.contains(key) else { throw unknown(keyNode, key, where: "the spec", known: Self.topKeys + Self.trainingKeys) }
+                defaults[key] = value
+            }
+        }
+        guard let output else { throw fail(root, "missing 'output' (the directory checkpoints are written under)") }
+        guard let sizesNode else { throw fail(root, "missing 'sizes' (a list of model sizes)") }
+        guard case .sequence(let list) = sizesNode, !list.isEmpty else { throw fail(sizesNode, "'sizes' must be a non-empty list") }
+        var sizes: [LadderSize] = []
+        for node in list {
+            let s = try size(node, defaults: defaults)
+            if sizes.contains(where: { $0.name == s.name }) { throw fail(node, "duplicate size name '\(s.name)'") }
+            sizes.append(s)
+        }
+        return LadderSpec(file: file, output: output, corpus: corpus, sizes: sizes)
+    }
+
+    func size(_ node: Node, defaults: Given) throws -> LadderSize {
+        var model: [String: Node] = [:]
+        var given = defaults
+        for (key, keyNode, value) in try entries(node, "a size") {
+            if Self.modelKeys.contains(key) { model[key] = value } else if Self.trainingKeys.contains(key) { given[key] = value } else {
+                throw unknown(keyNode, key, where: "a size", known: Self.modelKeys + Self.trainingKeys)
+            }
+        }
+        func required(_ key: String) throws -> Node {
+            guard let v = model[key] else {
+                let name = model["name"].flatMap { try? string($0, "name") }.map { "size '\($0)'" } ?? "this size"
+                throw fail(node, "\(name) is missing '\(key)'")
+            }
+            return v
+        }
+        let name = try string(try required("name"), "name")
+        let hidden = try int(try required("hidden"), "hidden")
+        let layers = try int(try required("layers"), "layers")
+        let heads = try int(try required("heads"), "heads")
+        let mlp = try int(try required("mlp_hidden"), "mlp_hidden")
+        let kv = try model["kv_heads"].map { try int($0, "kv_heads") } ?? heads
+        let vocab = try model["vocab"].map { try int($0, "vocab") } ?? 256
+        let tied = try model["tied_embeddings"].map { try bool($0, "tied_embeddings") } ?? false
+        for (key, v) in [("hidden", hidden), ("layers", layers), ("heads", heads), ("kv_heads", kv), ("mlp_hidden", mlp)] where v <= 0 {
+            throw fail(model[key] ?? node, "'\(key)' must be positive, got \(v)")
+        }
+        guard hidden % heads == 0, (hidden / heads) % 2 == 0 else {
+            throw fail(model["heads"], "hidden \(hidden) must split into \(heads) heads of an even width (RoPE)")
+        }
+        guard heads % kv == 0 else { throw fail(model["kv_heads"], "heads \(heads) must be a multiple of kv_heads \(kv)") }
+        if let v = model["vocab"], vocab != 256 { throw fail(v, "vocab must be 256 (the byte tokenizer), got \(vocab)") }
+
+        // Training settings: built-in defaults, then the spec's defaults, then the size's own.
+        var s = TrainingSettings(tokens: 1)
+        s.learningRate = 3e-3
+        var tokensPerParam = 20.0, initStd = 0.02
+        for (key, v) in given.sorted(by: { ($0.value.mark?.line ?? 0, $0.key) < ($1.value.mark?.line ?? 0, $1.key) }) {
+            switch key {
+            case "seq_len": s.sequenceLength = try int(v, key)
+            case "batch": s.batchSize = try int(v, key)
+            case "accumulate": s.accumulate = try int(v, key)
+            case "lr": s.learningRate = try double(v, key)
+            case "schedule":
+                let text = try string(v, key)
+                guard let kind = ScheduleKind(rawValue: text.lowercased()) else {
+                    throw fail(v, "'schedule' must be one of \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+                }
+                s.schedule = kind
+            case "warmup": s.warmupSteps = try int(v, key)
+            case "decay_fraction": s.decayFraction = try double(v, key)
+            case "min_lr_fraction": s.minLRFraction = try double(v, key)
+            case "weight_decay": s.weightDecay = try double(v, key)
+            case "clip": s.clip = try double(v, key)
+            case "seed":
+                let seed = try int(v, key)
+                guard seed >= 0 else { throw fail(v, "'seed' must be ≥ 0, got \(seed)") }
+                s.seed = UInt64(seed)
+            case "eval_tokens": s.evalTokens = try int(v, key)
+            case "eval_points": s.evalPoints = try int(v, key)
+            case "save_every": s.saveEvery = try int(v, key)
+            case "init_std": initStd = try double(v, key)
+            case "tokens_per_param": tokensPerParam = try double(v, key)
+            default: preconditionFailure("training key \(key) not handled")
+            }
+        }
+        guard tokensPerParam >= LadderSpec.minimumTokensPerParam else {
+            throw fail(given["tokens_per_param"], "tokens_per_param must be at least \(Int(LadderSpec.minimumTokensPerParam)), got \(tokensPerParam)")
+        }
+        guard initStd > 0 else { throw fail(given["init_std"], "'init_std' must be positive, got \(initStd)") }
+        let config = LlamaConfig.uniform(vocabSize: vocab, hidden: hidden, layers: layers, heads: heads, kvHeads: kv, mlpHidden: mlp,
+                                         tiedEmbeddings: tied, maxSequence: max(2048, s.sequenceLength))
+        s.tokens = Int((tokensPerParam * Double(ParameterCounts(config).nonEmbedding)).rounded(.up))
+        do { try s.validate() } catch let e as TrainingError { throw fail(node, "size '\(name)': \(e.message)") }
+        return LadderSize(name: name, line: node.mark?.line ?? 0, config: config, settings: s, tokensPerParam: tokensPerParam, initStd: initStd)
+    }
+}

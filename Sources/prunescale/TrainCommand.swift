@@ -1,0 +1,235 @@
+import ArgumentParser
+import Foundation
+import Model
+import ScalingLaw
+import Tensor
+import Training
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Continue training a checkpoint for a token budget and write its loss records.",
+        discussion: """
+            Loads --model (a checkpoint directory: config.json + model.safetensors), trains it with \
+            AdamW for --tokens tokens sampled from a split of the corpus (default posttrain), and \
+            evaluates on the eval split (the first --eval-tokens tokens, in non-overlapping windows) \
+            before the first step, at --eval-at token counts (default: --eval-points log-spaced from \
+            one step to the budget) and at the end.
+
+            Writes into --out: the checkpoint, optimizer.safetensors (AdamW moments), \
+            trainer_state.json (step, tokens, settings, evaluations) and records.csv, the loss \
+            records in the planner's schema (run, n0, n, rho, loss0, tokens, loss, labels step, \
+            train_loss, lr) that `prunescale fit --data` reads. n0 and loss0 come from the \
+            checkpoint's metadata (keys n0, loss0) when present, else n0 is the model's own \
+            non-embedding count and loss0 the eval loss before the first step. tokens counts this \
+            run's training tokens.
+
+            --resume continues an interrupted run from --out with its saved settings; on one \
+            thread the result is bit-identical to an uninterrupted run.
+
+            Progress (tokens/s, ETA, loss) goes to stderr: a live bar on a terminal, a line every \
+            10 s otherwise.
+
+            Examples:
+              prunescale train --model out/ladder/xs --tokens 2e6 --out out/xs-post
+              prunescale train --model pruned/ --tokens 1e7 --eval-at 1e5,1e6,1e7 \\
+                  --schedule wsd --lr 5e-4 --records runs.csv
+            """)
+
+    @Option(help: ArgumentHelp("Checkpoint directory to start from.", valueName: "dir"))
+    var model: String
+
+    @Option(help: ArgumentHelp("Token budget (e.g. 2e6).", valueName: "n"))
+    var tokens: Double?
+
+    @Option(help: ArgumentHelp("Output directory (default: MODEL-trained).", valueName: "dir"))
+    var out: String?
+
+    @Option(help: ArgumentHelp("Also write the loss records CSV here.", valueName: "file.csv"))
+    var records: String?
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("Run id in the records (default: the output directory's name).", valueName: "name"))
+    var runName: String?
+
+    @Option(help: "Split to train on: pretrain or posttrain.")
+    var split: DataSplit = .posttrain
+
+    @Flag(help: "Continue the run saved in --out (its settings; other training flags are ignored).")
+    var resume = false
+
+    @OptionGroup var training: TrainingOptions
+    @OptionGroup var corpus: CorpusOptions
+    @OptionGroup var compute: ComputeOptions
+
+    @Option(help: "Output on stdout: text or json.")
+    var format: OutputFormat = .text
+
+    func run() throws {
+        let modelURL = URL(fileURLWithPath: model)
+        let outURL = URL(fileURLWithPath: out ?? (modelURL.standardizedFileURL.path + "-trained"))
+        let threads = compute.apply()
+        let progress = ProgressReporter()
+        let log: (String) -> Void = { progress.message($0) }
+        let data = try TrainingData.tokens(corpus: corpus.corpus, cache: corpus.cacheURL, log: log)
+        let stateURL = outURL.appendingPathComponent(Trainer.stateFileName)
+        let trainer: Trainer
+        if resume {
+            guard FileManager.default.fileExists(atPath: stateURL.path) else {
+                throw TrainingError("\(outURL.path): no \(Trainer.stateFileName) to resume from")
+            }
+            let state = try Trainer.loadState(from: outURL)
+            let trainSplit = DataSplit(rawValue: state.labels["split"] ?? "") ?? split
+            trainer = try Trainer.resume(from: outURL, train: data.tokens(trainSplit), eval: data.tokens(.eval), threads: threads, progress: progress)
+            log("resuming \(state.run) at step \(state.step)/\(state.settings.totalSteps) (\(state.tokens) tokens)")
+        } else {
+            guard let tokens else { throw ValidationError("--tokens is required (unless --resume)") }
+            if FileManager.default.fileExists(atPath: stateURL.path), outURL.standardizedFileURL != modelURL.standardizedFileURL {
+                throw TrainingError("\(outURL.path) already holds a training run; pass --resume to continue it, or choose another --out")
+            }
+            let (m, metadata) = try TrainingData.loadModel(modelURL, threads: threads)
+            let settings = try training.settings(tokens: tokens)
+            let name = runName ?? outURL.lastPathComponent
+            trainer = try Trainer(model: m, settings: settings, train: data.tokens(split), eval: data.tokens(.eval), run: name,
+                                  n0: Trainer.metadataValue(Trainer.n0Keys, in: metadata).map { Int($0) },
+                                  loss0: Trainer.metadataValue(Trainer.loss0Keys, in: metadata),
+                                  labels: ["stage": "train", "split": split.rawValue, "schedule": settings.schedule.rawValue],
+                                  progress: progress)
+            // n0 and loss0 describe the model before pruning and post-training: carry them on.
+            trainer.checkpointMetadata = metadata.filter { Trainer.n0Keys.contains($0.key) || Trainer.loss0Keys.contains($0.key) }
+            log("\(name): \(settings.totalSteps) steps of \(settings.tokensPerStep) tokens, \(ParameterCounts(m.config).nonEmbedding) non-embedding parameters, \(threads) thread(s)")
+        }
+        try trainer.run(checkpoint: outURL)
+        let csv = Trainer.recordsCSV(trainer.lossRecords())
+        var written = ["config.json", "model.safetensors", Trainer.optimizerFileName, Trainer.stateFileName, "records.csv"]
+        try TextFile.write(csv, to: outURL.appendingPathComponent("records.csv"))
+        if let records {
+            try TextFile.write(csv, to: URL(fileURLWithPath: records))
+            written.append(records)
+        }
+        try TrainSummary(trainer, out: outURL.path, files: written).print(format)
+    }
+}
+
+/// What `train` and `pretrain` print when a run ends.
+struct TrainSummary: Encodable {
+    var run: String
+    var out: String
+    var steps: Int
+    var tokens: Int
+    var loss0: Double?
+    var loss: Double?
+    var perplexity: Double?
+    var tokensPerSecond: Double?
+    var records: Int
+    var files: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case run, out, steps, tokens, loss0, loss, perplexity, records, files, tokensPerSecond = "tokens_per_second"
+    }
+
+    init(_ t: Trainer, out: String, files: [String]) {
+        run = t.state.run
+        self.out = out
+        steps = t.state.step
+        tokens = t.state.tokens
+        loss0 = t.state.loss0
+        loss = t.state.records.last?.loss
+        perplexity = loss.map { Foundation.exp($0) }
+        tokensPerSecond = t.lastThroughput
+        records = t.state.records.count
+        self.files = files
+    }
+
+    func print(_ format: OutputFormat) throws {
+        switch format {
+        case .json: try JSONOutput.print(self)
+        case .text:
+            let l = loss.map { String(format: "%.4f", $0) } ?? "-"
+            let rate = tokensPerSecond.map { " at \(ProgressReporter.count($0)) tok/s" } ?? ""
+            Swift.print("\(run): \(steps) steps, \(tokens) tokens\(rate); eval loss \(l)" + (loss0.map { String(format: " (loss0 %.4f)", $0) } ?? ""))
+            Swift.print("wrote \(out)/: \(files.joined(separator: ", "))")
+        }
+    }
+}
+
+/// The optimizer, schedule, batch and evaluation flags of `train`.
+struct TrainingOptions: ParsableArguments {
+    @Option(help: "Peak learning rate.")
+    var lr: Double = 1e-3
+    @Option(help: "Schedule: cosine (warmup + cosine), wsd (warmup-stable-decay) or constant.")
+    var schedule: ScheduleKind = .cosine
+    @Option(help: ArgumentHelp("Warmup steps (default: 5% of the steps, at most 200).", valueName: "steps"))
+    var warmup: Int?
+    @Option(name: .customLong("decay-fraction"), help: "wsd: share of the steps in the final decay.")
+    var decayFraction: Double = 0.2
+    @Option(name: .customLong("min-lr-fraction"), help: "Final learning rate as a fraction of the peak.")
+    var minLRFraction: Double = 0.1
+    @Option(name: .customLong("weight-decay"), help: "AdamW decoupled weight decay (matrices only).")
+    var weightDecay: Double = 0.1
+    @Option(help: "Sequences per micro-batch.")
+    var batch: Int = 16
+    @Option(help: "Tokens per sequence.")
+    var seq: Int = 256
+    @Option(help: "Micro-batches per optimizer step (gradient accumulation).")
+    var accumulate: Int = 1
+    @Option(help: "Clip the global gradient norm at this value (0: off).")
+    var clip: Double = 1.0
+    @Option(help: "Seed of the batch sampler.")
+    var seed: UInt64 = 0
+    @Option(name: .customLong("eval-at"), help: ArgumentHelp("Token counts to evaluate at: 1e5,1e6 or a log-spaced range FROM:TO:COUNT.", valueName: "list"))
+    var evalAt: String?
+    @Option(name: .customLong("eval-points"), help: "Without --eval-at: this many log-spaced evaluations from one step to the budget.")
+    var evalPoints: Int = 12
+    @Option(name: .customLong("eval-tokens"), help: "Eval tokens per evaluation (the first windows of the eval split; 0: all).")
+    var evalTokens: Int = 65_536
+    @Option(name: .customLong("save-every"), help: ArgumentHelp("Checkpoint every N steps as well as at the end (0: end only).", valueName: "steps"))
+    var saveEvery: Int = 0
+
+    func settings(tokens: Double) throws -> TrainingSettings {
+        guard tokens.isFinite, tokens >= 1, tokens < 1e15 else { throw ValidationError("--tokens: expected a positive count, got \(tokens)") }
+        var s = TrainingSettings(tokens: Int(tokens.rounded()))
+        s.learningRate = lr
+        s.schedule = schedule
+        s.warmupSteps = warmup
+        s.decayFraction = decayFraction
+        s.minLRFraction = minLRFraction
+        s.weightDecay = weightDecay
+        s.batchSize = batch
+        s.sequenceLength = seq
+        s.accumulate = accumulate
+        s.clip = clip
+        s.seed = seed
+        s.evalPoints = evalPoints
+        s.evalTokens = evalTokens
+        s.saveEvery = saveEvery
+        if let evalAt { s.evalAt = try KeyValues.tokenList(evalAt, flag: "--eval-at").map { Int($0.rounded()) } }
+        try s.validate()
+        return s
+    }
+}
+
+/// Threads for the model's kernels and for OpenBLAS.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Threads for the model and BLAS (0: all cores). Results are bit-reproducible for a fixed count.")
+    var threads: Int = 0
+
+    /// Sets BLAS's thread count and returns the model's.
+    func apply() -> Int {
+        let n = threads > 0 ? threads : Parallel.defaultThreads
+        BLAS.threads = n
+        return n
+    }
+}
+
+extension ScheduleKind: ExpressibleByArgument {}
+extension DataSplit: ExpressibleByArgument {}
+
+/// Small text outputs, replaced atomically.
+enum TextFile {
+    static func write(_ text: String, to url: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url, options: .atomic)
+        } catch { throw TrainingError("\(url.path): cannot write: \(error.localizedDescription)") }
+    }
+}
