@@ -40,6 +40,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "fit-bench", dependencies: ["ScalingLaw"], path: "benchmarks/fit-vs-scipy/swift"),
+        .executableTarget(name: "train-bench", dependencies: ["Model", "Tensor"], path: "benchmarks/train-throughput/swift"),
 
         .testTarget(name: "NativeLinkTests", dependencies: ["COpenBLAS", "CGSL", "ScalingLaw"]),
         .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw", "Randomness"]),

@@ -35,11 +35,17 @@ public enum Layers {
         Parallel.forRanges(rows, threads: threads) { range in
             for i in range {
                 let xr = x + i * cols, yr = out + i * cols
-                var ss: Float = 0
-                for j in 0..<cols { ss += xr[j] * xr[j] }
+                var acc = Float8(repeating: 0)
+                var j = 0
+                while j + 8 <= cols { let v = Vec.load(xr + j); acc += v * v; j += 8 }
+                var ss = Vec.sum(acc)
+                while j < cols { ss += xr[j] * xr[j]; j += 1 }
                 let r = 1 / (ss / Float(cols) + eps).squareRoot()
                 rstd[i] = r
-                for j in 0..<cols { yr[j] = xr[j] * r * weight[j] }
+                let rv = Float8(repeating: r)
+                j = 0
+                while j + 8 <= cols { Vec.store(Vec.load(xr + j) * rv * Vec.load(weight + j), yr + j); j += 8 }
+                while j < cols { yr[j] = xr[j] * r * weight[j]; j += 1 }
             }
         }
     }
@@ -53,17 +59,41 @@ public enum Layers {
             for i in range {
                 let xr = x + i * cols, dyr = dout + i * cols, dxr = dx + i * cols
                 let r = rstd[i]
-                var dot: Float = 0
-                for j in 0..<cols { dot += weight[j] * dyr[j] * xr[j] }
+                var acc = Float8(repeating: 0)
+                var j = 0
+                while j + 8 <= cols { acc += Vec.load(weight + j) * Vec.load(dyr + j) * Vec.load(xr + j); j += 8 }
+                var dot = Vec.sum(acc)
+                while j < cols { dot += weight[j] * dyr[j] * xr[j]; j += 1 }
                 let k = dot * r * r * r / Float(cols)
-                for j in 0..<cols { dxr[j] += r * weight[j] * dyr[j] - k * xr[j] }
+                let rv = Float8(repeating: r), kv = Float8(repeating: k)
+                j = 0
+                while j + 8 <= cols {
+                    Vec.store(Vec.load(dxr + j) + (rv * Vec.load(weight + j) * Vec.load(dyr + j) - kv * Vec.load(xr + j)), dxr + j)
+                    j += 8
+                }
+                while j < cols { dxr[j] += r * weight[j] * dyr[j] - k * xr[j]; j += 1 }
             }
         }
-        // The weight gradient reduces over rows: serial, in row order, for determinism.
-        for i in 0..<rows {
-            let xr = x + i * cols, dyr = dout + i * cols
-            let r = rstd[i]
-            for j in 0..<cols { dweight[j] += dyr[j] * xr[j] * r }
+        // The weight gradient reduces over rows: in row order for every column (determinism); the
+        // columns are split between threads in blocks of 8.
+        let colBlocks = (cols + 7) / 8
+        Parallel.forRanges(colBlocks, threads: threads, grain: 8) { blocks in
+            let lo = blocks.lowerBound * 8, hi = min(cols, blocks.upperBound * 8)
+            var j = lo
+            while j + 8 <= hi {
+                var acc = Vec.load(dweight + j)
+                for i in 0..<rows {
+                    acc += Vec.load(dout + i * cols + j) * Vec.load(x + i * cols + j) * Float8(repeating: rstd[i])
+                }
+                Vec.store(acc, dweight + j)
+                j += 8
+            }
+            while j < hi {
+                var acc = dweight[j]
+                for i in 0..<rows { acc += dout[i * cols + j] * x[i * cols + j] * rstd[i] }
+                dweight[j] = acc
+                j += 1
+            }
         }
     }
 
@@ -72,17 +102,58 @@ public enum Layers {
     /// `out[n, outF] = x[n, inF] W^T` (`+=` with `accumulate`), `W: [outF, inF]`.
     @inline(__always)
     public static func linearForward(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                     n: Int, inF: Int, outF: Int, accumulate: Bool = false) {
-        BLAS.matmul(x, weight, transB: true, into: out, m: n, n: outF, k: inF, accumulate: accumulate)
+                                     n: Int, inF: Int, outF: Int, accumulate: Bool = false, threads: Int = 1) {
+        gemm(transA: false, transB: true, m: n, n: outF, k: inF, a: x, lda: inF, b: weight, ldb: inF,
+             beta: accumulate ? 1 : 0, c: out, ldc: outF, threads: threads)
     }
 
     /// `dx = dout W` (`+=` with `accumulateInput`), `dW += dout^T x`.
     @inline(__always)
     public static func linearBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                       x: UnsafePointer<Float>, weight: UnsafePointer<Float>, n: Int, inF: Int, outF: Int,
-                                      accumulateInput: Bool = false) {
-        if let dx { BLAS.matmul(dout, weight, into: dx, m: n, n: inF, k: outF, accumulate: accumulateInput) }
-        BLAS.matmul(dout, transA: true, x, into: dweight, m: outF, n: inF, k: n, accumulate: true)
+                                      accumulateInput: Bool = false, threads: Int = 1) {
+        if let dx {
+            gemm(transA: false, transB: false, m: n, n: inF, k: outF, a: dout, lda: outF, b: weight, ldb: inF,
+                 beta: accumulateInput ? 1 : 0, c: dx, ldc: inF, threads: threads)
+        }
+        gemm(transA: true, transB: false, m: outF, n: inF, k: n, a: dout, lda: outF, b: x, ldb: inF, beta: 1, c: dweight, ldc: inF,
+             threads: threads)
+    }
+
+    /// Into how many pieces `gemm` cuts a product: a function of the shape and of the machine's core
+    /// count only, never of `threads`, so every output element is computed by the same BLAS call
+    /// shape (hence the same bits) whether the pieces then run on one thread or several.
+    static func gemmParts(m: Int, n: Int, k: Int) -> Int {
+        guard m * n * k >= 1 << 21 else { return 1 }
+        return max(1, min(Parallel.defaultThreads, max(m, n) / 64))
+    }
+
+    /// `sgemm` cut into `gemmParts` blocks of rows of `C` (or of columns, whichever side is longer)
+    /// that run on up to `threads` of our workers, each with single-threaded BLAS (the caller holds
+    /// `BLAS.threads` at 1 when `threads > 1`; see `withSingleThreadedBLAS`). One pool of threads for
+    /// the products, attention and the elementwise kernels, instead of OpenBLAS's spinning workers
+    /// competing with ours for the cores.
+    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+        let parts = gemmParts(m: m, n: n, k: k)
+        if parts == 1 {
+            BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let splitRows = m >= n, dim = splitRows ? m : n
+        Parallel.forEach(parts, threads: threads) { i in
+            // Boundaries on multiples of 16 (the kernels' register blocking).
+            let lo = i == 0 ? 0 : (dim * i / parts) & ~15, hi = i == parts - 1 ? dim : (dim * (i + 1) / parts) & ~15
+            guard hi > lo else { return }
+            if splitRows {
+                BLAS.sgemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha, a: transA ? a + lo : a + lo * lda, lda: lda,
+                           b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
+            } else {
+                BLAS.sgemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha, a: a, lda: lda,
+                           b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+            }
+        }
     }
 
     // MARK: RoPE
@@ -92,22 +163,41 @@ public enum Layers {
     /// backward pass (a rotation's transpose is its inverse).
     public static func rope(_ x: UnsafeMutablePointer<Float>, batch: Int, seqLen: Int, heads: Int, tables: RopeTables,
                             inverse: Bool = false, threads: Int = 1) {
-        let d = tables.headDim, half = d / 2, width = heads * d
+        rope(x, rowStride: heads * tables.headDim, batch: batch, seqLen: seqLen, heads: heads, tables: tables, inverse: inverse, threads: threads)
+    }
+
+    /// `rope` on rows `rowStride` floats apart (the heads are the first `heads * headDim` of each row).
+    public static func rope(_ x: UnsafeMutablePointer<Float>, rowStride width: Int, batch: Int, seqLen: Int, heads: Int, tables: RopeTables,
+                            inverse: Bool = false, threads: Int = 1) {
+        let d = tables.headDim, half = d / 2
         precondition(seqLen <= tables.maxSequence, "sequence length \(seqLen) exceeds the RoPE tables (\(tables.maxSequence))")
         let interleaved = tables.layout == .interleaved
         let sign: Float = inverse ? -1 : 1
+        let cosP = tables.cos.pointer, sinP = tables.sin.pointer
         Parallel.forRanges(batch * seqLen, threads: threads) { range in
+            let signV = Float8(repeating: sign)
             for row in range {
                 let t = row % seqLen
-                let cosT = tables.cos.pointer + t * half, sinT = tables.sin.pointer + t * half
+                let cosT = cosP + t * half, sinT = sinP + t * half
                 for h in 0..<heads {
                     let v = x + row * width + h * d
-                    for i in 0..<half {
+                    var i = 0
+                    if !interleaved {
+                        // Half-split pairs (i, i + half): eight pairs at a time, same arithmetic as below.
+                        while i + 8 <= half {
+                            let a = Vec.load(v + i), b = Vec.load(v + i + half), c = Vec.load(cosT + i), s = signV * Vec.load(sinT + i)
+                            Vec.store(a * c - b * s, v + i)
+                            Vec.store(b * c + a * s, v + i + half)
+                            i += 8
+                        }
+                    }
+                    while i < half {
                         let (ia, ib) = interleaved ? (2 * i, 2 * i + 1) : (i, i + half)
                         let a = v[ia], b = v[ib], c = cosT[i], s = sign * sinT[i]
                         // HF: q*cos + rotate_half(q)*sin, rotate_half(q) = (-q2, q1).
                         v[ia] = a * c - b * s
                         v[ib] = b * c + a * s
+                        i += 1
                     }
                 }
             }
@@ -116,65 +206,144 @@ public enum Layers {
 
     // MARK: Causal self-attention with grouped-query heads
 
+    /// Query rows per block in the causal attention kernels: block `i` (rows `[i*bq, (i+1)*bq)`) only
+    /// multiplies against keys `0..<(i+1)*bq`, so the blocks above the diagonal are never computed
+    /// (T = 128: 75 % of the full T x T products, T = 256: 62.5 %). 64 measured a little faster than 32
+    /// on configs S and M. Short sequences use 16-row blocks, so the parity tests (T = 20, 24, 64)
+    /// run the blocked path, ragged last block included.
+    static func attentionBlockRows(seqLen T: Int) -> Int { T <= 16 ? T : (T <= 64 ? 16 : 64) }
+
+    /// Runs `body` with OpenBLAS on one thread when our own workers are parallel (`threads > 1`), so
+    /// the BLAS calls made from our workers don't oversubscribe the cores; restores the BLAS thread
+    /// count after. (OpenBLAS's results do not depend on its thread count.)
+    @inline(__always)
+    public static func withSingleThreadedBLAS(if parallel: Bool, _ body: () -> Void) {
+        guard parallel else { body(); return }
+        let saved = BLAS.threads
+        if saved != 1 { BLAS.threads = 1 }
+        body()
+        if saved != 1 { BLAS.threads = saved }
+    }
+
     /// `out[b, t, h] = sum_s softmax_s(q_{b,t,h} . k_{b,s,g} / sqrt(d)) v_{b,s,g}` over `s <= t`, with
     /// `g = h / (heads / kvHeads)`. `q, out: [B*T, heads*d]`; `k, v: [B*T, kvHeads*d]`;
-    /// `probs: [B, heads, T, T]` receives the attention weights (exact zeros above the diagonal).
+    /// `probs: [B, heads, T, T]` receives the attention weights of `s <= t`, with exact zeros for
+    /// `t < s` inside each diagonal block; entries of blocks above the diagonal are not written
+    /// (and never read by `attentionBackward`).
     public static func attentionForward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                                         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                         batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim d: Int, threads: Int = 1) {
-        let qw = heads * d, kw = kvHeads * d, group = heads / kvHeads
+        attentionForward(out: out, outStride: heads * d, probs: probs, q: q, qStride: heads * d, k: k, v: v, kvStride: kvHeads * d,
+                         batch: batch, seqLen: T, heads: heads, kvHeads: kvHeads, headDim: d, threads: threads)
+    }
+
+    /// `attentionForward` with explicit row strides: `q` rows `qStride` apart, `k` and `v` rows
+    /// `kvStride` apart (e.g. views into one fused `[N, (heads + 2 kvHeads) d]` projection), `out` rows
+    /// `outStride` apart.
+    public static func attentionForward(out: UnsafeMutablePointer<Float>, outStride ow: Int, probs: UnsafeMutablePointer<Float>,
+                                        q: UnsafePointer<Float>, qStride qw: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                        kvStride kw: Int, batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim d: Int,
+                                        threads: Int = 1) {
+        let group = heads / kvHeads
         let scale = 1 / Float(d).squareRoot()
-        Parallel.forEach(batch * heads, threads: threads) { item in
-            let b = item / heads, h = item % heads, g = h / group
-            let p = probs + item * T * T
-            let qb = q + b * T * qw + h * d, kb = k + b * T * kw + g * d, vb = v + b * T * kw + g * d
-            BLAS.sgemm(transA: false, transB: true, m: T, n: T, k: d, alpha: scale, a: qb, lda: qw, b: kb, ldb: kw, beta: 0, c: p, ldc: T)
-            for t in 0..<T {
-                let row = p + t * T
-                Kernels.softmaxInPlace(row, count: t + 1)
-                for s in (t + 1)..<T { row[s] = 0 }
+        let bq = attentionBlockRows(seqLen: T)
+        withSingleThreadedBLAS(if: threads > 1 && batch * heads > 1) {
+            Parallel.forEach(batch * heads, threads: threads) { item in
+                let b = item / heads, h = item % heads, g = h / group
+                let p = probs + item * T * T
+                let qb = q + b * T * qw + h * d, kb = k + b * T * kw + g * d, vb = v + b * T * kw + g * d
+                let ob = out + b * T * ow + h * d
+                var r0 = 0
+                while r0 < T {
+                    let r1 = min(T, r0 + bq), m = r1 - r0
+                    // Scores of rows r0..<r1 against keys 0..<r1.
+                    BLAS.sgemm(transA: false, transB: true, m: m, n: r1, k: d, alpha: scale, a: qb + r0 * qw, lda: qw, b: kb, ldb: kw,
+                               beta: 0, c: p + r0 * T, ldc: T)
+                    for t in r0..<r1 {
+                        let row = p + t * T
+                        Kernels.softmaxInPlace(row, count: t + 1)
+                        if t + 1 < r1 { (row + t + 1).update(repeating: 0, count: r1 - t - 1) }
+                    }
+                    BLAS.sgemm(transA: false, transB: false, m: m, n: d, k: r1, a: p + r0 * T, lda: T, b: vb, ldb: kw, beta: 0,
+                               c: ob + r0 * ow, ldc: ow)
+                    r0 = r1
+                }
             }
-            BLAS.sgemm(transA: false, transB: false, m: T, n: d, k: T, a: p, lda: T, b: vb, ldb: kw, beta: 0,
-                       c: out + b * T * qw + h * d, ldc: qw)
         }
     }
 
     /// Gradients of `attentionForward`: overwrites `dq`, `dk`, `dv`. `scratch` has the size of `probs`.
     /// Work is split by (batch, KV head) so each item owns its `dk`/`dv` slice and sums the query heads
-    /// of its group in a fixed order (deterministic for any thread count).
+    /// of its group and the query blocks in a fixed order (deterministic for any thread count).
     public static func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                                          scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, probs: UnsafePointer<Float>,
                                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                          batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim d: Int, threads: Int = 1) {
-        let qw = heads * d, kw = kvHeads * d, group = heads / kvHeads
+        attentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dout, outStride: heads * d, probs: probs,
+                          q: q, qStride: heads * d, k: k, v: v, kvStride: kvHeads * d,
+                          batch: batch, seqLen: T, heads: heads, kvHeads: kvHeads, headDim: d, threads: threads)
+    }
+
+    /// `attentionBackward` with explicit row strides: `q` and `dq` rows `qStride` apart; `k`, `v`,
+    /// `dk`, `dv` rows `kvStride` apart; `dout` rows `outStride` apart.
+    public static func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                                         scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, outStride ow: Int,
+                                         probs: UnsafePointer<Float>, q: UnsafePointer<Float>, qStride qw: Int,
+                                         k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride kw: Int,
+                                         batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim d: Int, threads: Int = 1) {
+        let group = heads / kvHeads
         let scale = 1 / Float(d).squareRoot()
-        Parallel.forEach(batch * kvHeads, threads: threads) { item in
-            let b = item / kvHeads, g = item % kvHeads
-            let kb = k + b * T * kw + g * d, vb = v + b * T * kw + g * d
-            let dkb = dk + b * T * kw + g * d, dvb = dv + b * T * kw + g * d
-            for r in 0..<group {
-                let h = g * group + r
-                let p = probs + (b * heads + h) * T * T, ds = scratch + (b * heads + h) * T * T
-                let dob = dout + b * T * qw + h * d, qb = q + b * T * qw + h * d
-                // dP = dO V^T
-                BLAS.sgemm(transA: false, transB: true, m: T, n: T, k: d, a: dob, lda: qw, b: vb, ldb: kw, beta: 0, c: ds, ldc: T)
-                // Softmax backward: dS = P * (dP - sum_s P dP), zero above the diagonal.
+        let bq = attentionBlockRows(seqLen: T)
+        withSingleThreadedBLAS(if: threads > 1 && batch * kvHeads > 1) {
+            Parallel.forEach(batch * kvHeads, threads: threads) { item in
+                let b = item / kvHeads, g = item % kvHeads
+                let kb = k + b * T * kw + g * d, vb = v + b * T * kw + g * d
+                let dkb = dk + b * T * kw + g * d, dvb = dv + b * T * kw + g * d
                 for t in 0..<T {
-                    let pr = p + t * T, dr = ds + t * T
-                    var dot: Float = 0
-                    for s in 0...t { dot += pr[s] * dr[s] }
-                    for s in 0...t { dr[s] = pr[s] * (dr[s] - dot) }
-                    for s in (t + 1)..<T { dr[s] = 0 }
+                    (dkb + t * kw).update(repeating: 0, count: d)
+                    (dvb + t * kw).update(repeating: 0, count: d)
                 }
-                let beta: Float = r == 0 ? 0 : 1
-                // dQ = scale dS K; dK += scale dS^T Q; dV += P^T dO
-                BLAS.sgemm(transA: false, transB: false, m: T, n: d, k: T, alpha: scale, a: ds, lda: T, b: kb, ldb: kw, beta: 0,
-                           c: dq + b * T * qw + h * d, ldc: qw)
-                BLAS.sgemm(transA: true, transB: false, m: T, n: d, k: T, alpha: scale, a: ds, lda: T, b: qb, ldb: qw, beta: beta,
-                           c: dkb, ldc: kw)
-                BLAS.sgemm(transA: true, transB: false, m: T, n: d, k: T, a: p, lda: T, b: dob, ldb: qw, beta: beta, c: dvb, ldc: kw)
+                for r in 0..<group {
+                    let h = g * group + r
+                    let p = probs + (b * heads + h) * T * T, ds = scratch + (b * heads + h) * T * T
+                    let dob = dout + b * T * ow + h * d, qb = q + b * T * qw + h * d, dqb = dq + b * T * qw + h * d
+                    var r0 = 0
+                    while r0 < T {
+                        let r1 = min(T, r0 + bq), m = r1 - r0
+                        // dP = dO V^T for rows r0..<r1, keys 0..<r1.
+                        BLAS.sgemm(transA: false, transB: true, m: m, n: r1, k: d, a: dob + r0 * ow, lda: ow, b: vb, ldb: kw, beta: 0,
+                                   c: ds + r0 * T, ldc: T)
+                        // Softmax backward: dS = P * (dP - sum_s P dP), zero above the diagonal.
+                        for t in r0..<r1 {
+                            softmaxBackwardRow(dr: ds + t * T, pr: p + t * T, count: t + 1)
+                            if t + 1 < r1 { (ds + t * T + t + 1).update(repeating: 0, count: r1 - t - 1) }
+                        }
+                        // dQ = scale dS K; dK += scale dS^T Q; dV += P^T dO
+                        BLAS.sgemm(transA: false, transB: false, m: m, n: d, k: r1, alpha: scale, a: ds + r0 * T, lda: T, b: kb, ldb: kw,
+                                   beta: 0, c: dqb + r0 * qw, ldc: qw)
+                        BLAS.sgemm(transA: true, transB: false, m: r1, n: d, k: m, alpha: scale, a: ds + r0 * T, lda: T, b: qb + r0 * qw,
+                                   ldb: qw, beta: 1, c: dkb, ldc: kw)
+                        BLAS.sgemm(transA: true, transB: false, m: r1, n: d, k: m, a: p + r0 * T, lda: T, b: dob + r0 * ow, ldb: ow,
+                                   beta: 1, c: dvb, ldc: kw)
+                        r0 = r1
+                    }
+                }
             }
         }
+    }
+
+    /// `dr[s] = pr[s] * (dr[s] - sum_u pr[u] dr[u])` over `s < n` (the softmax Jacobian-vector product).
+    @inline(__always)
+    static func softmaxBackwardRow(dr: UnsafeMutablePointer<Float>, pr: UnsafePointer<Float>, count n: Int) {
+        var acc = Float8(repeating: 0)
+        var j = 0
+        while j + 8 <= n { acc += Vec.load(pr + j) * Vec.load(dr + j); j += 8 }
+        var dot = Vec.sum(acc)
+        while j < n { dot += pr[j] * dr[j]; j += 1 }
+        let dv = Float8(repeating: dot)
+        j = 0
+        while j + 8 <= n { Vec.store(Vec.load(pr + j) * (Vec.load(dr + j) - dv), dr + j); j += 8 }
+        while j < n { dr[j] = pr[j] * (dr[j] - dot); j += 1 }
     }
 
     // MARK: SwiGLU
@@ -182,10 +351,67 @@ public enum Layers {
     /// `out = silu(gate) * up`, `silu(a) = a * sigmoid(a)`.
     public static func swigluForward(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
                                      count: Int, threads: Int = 1) {
-        Parallel.forRanges(count, threads: threads, grain: 4096) { range in
-            for i in range {
-                let a = gate[i]
-                out[i] = a / (1 + expf(-a)) * up[i]
+        let one = Float8(repeating: 1)
+        Parallel.forRanges((count + 7) / 8, threads: threads, grain: 512) { blocks in
+            for blk in blocks {
+                let i = blk * 8, n = min(8, count - i)
+                let a = n == 8 ? Vec.load(gate + i) : Vec.load(gate + i, count: n)
+                let u = n == 8 ? Vec.load(up + i) : Vec.load(up + i, count: n)
+                let y = a / (one + Vec.exp(-a)) * u
+                if n == 8 { Vec.store(y, out + i) } else { Vec.store(y, out + i, count: n) }
+            }
+        }
+    }
+
+    /// `out[i, j] = silu(gate[i, j]) * up[i, j]` over `rows x cols`, with `gate` and `up` rows `inStride`
+    /// apart (views into one fused `[rows, 2 cols]` gate/up projection) and `out` packed `[rows, cols]`.
+    public static func swigluForward(out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>,
+                                     rows: Int, cols: Int, inStride: Int, threads: Int = 1) {
+        let one = Float8(repeating: 1)
+        Parallel.forRanges(rows, threads: threads, grain: max(1, 8192 / max(cols, 1))) { range in
+            for r in range {
+                let g = gate + r * inStride, u = up + r * inStride, o = out + r * cols
+                var j = 0
+                while j < cols {
+                    let n = min(8, cols - j)
+                    let a = n == 8 ? Vec.load(g + j) : Vec.load(g + j, count: n)
+                    let uv = n == 8 ? Vec.load(u + j) : Vec.load(u + j, count: n)
+                    let y = a / (one + Vec.exp(-a)) * uv
+                    if n == 8 { Vec.store(y, o + j) } else { Vec.store(y, o + j, count: n) }
+                    j += n
+                }
+            }
+        }
+    }
+
+    /// The backward of the strided `swigluForward`: `dgate`/`dup` rows `inStride` apart (like `gate`/`up`),
+    /// `dout` packed `[rows, cols]`.
+    public static func swigluBackward(dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                      gate: UnsafePointer<Float>, up: UnsafePointer<Float>, rows: Int, cols: Int, inStride: Int,
+                                      threads: Int = 1) {
+        let one = Float8(repeating: 1)
+        Parallel.forRanges(rows, threads: threads, grain: max(1, 8192 / max(cols, 1))) { range in
+            for r in range {
+                let gp = gate + r * inStride, up0 = up + r * inStride, dop = dout + r * cols
+                let dgp = dgate + r * inStride, dup0 = dup + r * inStride
+                var j = 0
+                while j < cols {
+                    let n = min(8, cols - j), full = n == 8
+                    let a = full ? Vec.load(gp + j) : Vec.load(gp + j, count: n)
+                    let u = full ? Vec.load(up0 + j) : Vec.load(up0 + j, count: n)
+                    let g = full ? Vec.load(dop + j) : Vec.load(dop + j, count: n)
+                    let s = one / (one + Vec.exp(-a))
+                    let du = g * a * s
+                    let dg = g * u * s * (one + a * (one - s))
+                    if full {
+                        Vec.store(du, dup0 + j)
+                        Vec.store(dg, dgp + j)
+                    } else {
+                        Vec.store(du, dup0 + j, count: n)
+                        Vec.store(dg, dgp + j, count: n)
+                    }
+                    j += n
+                }
             }
         }
     }
@@ -193,11 +419,23 @@ public enum Layers {
     /// `dup = dout * silu(a)`, `dgate = dout * up * sigmoid(a) * (1 + a (1 - sigmoid(a)))` (both overwrite).
     public static func swigluBackward(dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                       gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int, threads: Int = 1) {
-        Parallel.forRanges(count, threads: threads, grain: 4096) { range in
-            for i in range {
-                let a = gate[i], s = 1 / (1 + expf(-a)), g = dout[i]
-                dup[i] = g * a * s
-                dgate[i] = g * up[i] * s * (1 + a * (1 - s))
+        let one = Float8(repeating: 1)
+        Parallel.forRanges((count + 7) / 8, threads: threads, grain: 512) { blocks in
+            for blk in blocks {
+                let i = blk * 8, n = min(8, count - i)
+                let a = n == 8 ? Vec.load(gate + i) : Vec.load(gate + i, count: n)
+                let u = n == 8 ? Vec.load(up + i) : Vec.load(up + i, count: n)
+                let g = n == 8 ? Vec.load(dout + i) : Vec.load(dout + i, count: n)
+                let s = one / (one + Vec.exp(-a))
+                let du = g * a * s
+                let dg = g * u * s * (one + a * (one - s))
+                if n == 8 {
+                    Vec.store(du, dup + i)
+                    Vec.store(dg, dgate + i)
+                } else {
+                    Vec.store(du, dup + i, count: n)
+                    Vec.store(dg, dgate + i, count: n)
+                }
             }
         }
     }
@@ -211,10 +449,8 @@ public enum Layers {
         Parallel.forRanges(rows, threads: threads) { range in
             for i in range {
                 let row = logits + i * vocab
-                var mx = -Float.infinity
-                for j in 0..<vocab where row[j] > mx { mx = row[j] }
-                var sum: Float = 0
-                for j in 0..<vocab { sum += expf(row[j] - mx) }
+                let mx = Kernels.rowMax(row, count: vocab)
+                let sum = Kernels.expShiftedSum(row, count: vocab, shift: mx)
                 let l = mx + logf(sum)
                 lse[i] = l
                 losses[i] = l - row[Int(targets[i])]
@@ -229,7 +465,7 @@ public enum Layers {
         Parallel.forRanges(rows, threads: threads) { range in
             for i in range {
                 let row = logits + i * vocab, l = lse[i]
-                for j in 0..<vocab { row[j] = expf(row[j] - l) * scale }
+                Kernels.expShiftedScaled(row, count: vocab, shift: l, scale: scale)
                 row[Int(targets[i])] -= scale
             }
         }

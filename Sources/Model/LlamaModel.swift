@@ -8,9 +8,11 @@
 //   mask            optional, same size: 1 keeps a weight, 0 pins it at exactly zero (2:4 pruning).
 //   activations     sized for N = B*T rows, kept per block for the backward:
 //                   residual[l] [N,C] (block input; residual[L] feeds the final norm)
-//                   ln1 [N,C], rstd1 [N], q [N,H*D] and k [N,KV*D] after RoPE, v [N,KV*D],
-//                   probs [B,H,T,T], att [N,H*D] (heads concatenated), mid [N,C] (after attention's
-//                   residual add), ln2 [N,C], rstd2 [N], gate [N,F], up [N,F], act [N,F] = silu(gate)*up;
+//                   ln1 [N,C], rstd1 [N], qkv [N,(H+2KV)*D] (each row: q and k after RoPE, then v;
+//                   one product, since Wq, Wk, Wv are consecutive rows of the flat buffer),
+//                   probs [B,H,T,T] (causal blocks only), att [N,H*D] (heads concatenated), mid [N,C]
+//                   (after attention's residual add), ln2 [N,C], rstd2 [N], gu [N,2F] (each row: gate,
+//                   then up; one product likewise), act [N,F] = silu(gate)*up;
 //                   then lnf [N,C], rstdf [N], logits [N,V], per-row losses and log-sum-exps [N].
 //   scratch         one set of gradient buffers sized for the widest block, reused by every block.
 //
@@ -42,13 +44,19 @@ struct BlockOffsets {
         gate = at("mlp.gate_proj.weight")
         up = at("mlp.up_proj.weight")
         down = at("mlp.down_proj.weight")
+        // The fused projections rely on q, k, v (and gate, up) being consecutive rows of one matrix.
+        precondition(k == q + layout["model.layers.\(i).self_attn.q_proj.weight"]!.count
+                     && v == k + layout["model.layers.\(i).self_attn.k_proj.weight"]!.count
+                     && up == gate + layout["model.layers.\(i).mlp.gate_proj.weight"]!.count, "parameter layout: q/k/v or gate/up not adjacent")
     }
 }
 
 /// Activation and scratch buffers for up to `capacityRows` rows and `capacityScores` attention entries.
 final class Activations {
     struct Block {
-        let ln1, rstd1, q, k, v, probs, att, mid, ln2, rstd2, gate, up, act: FloatBuffer
+        /// `qkv [N, (H + 2 KV) D]`: q, k (both after RoPE) and v side by side in each row;
+        /// `gu [N, 2F]`: gate and up side by side in each row.
+        let ln1, rstd1, qkv, probs, att, mid, ln2, rstd2, gu, act: FloatBuffer
     }
     let capacityRows: Int
     let capacityScores: Int  // B * T * T
@@ -56,7 +64,7 @@ final class Activations {
     let blocks: [Block]
     let lnf, rstdf, logits, losses, lse: FloatBuffer
     // Backward scratch, shared by all blocks.
-    let dres, dln, dq, dk, dv, datt, dscores, dact, dgate, dup: FloatBuffer
+    let dres, dln, dqkv, datt, dscores, dact, dgu: FloatBuffer
 
     init(_ c: LlamaConfig, rows n: Int, scores: Int) {
         capacityRows = n
@@ -65,28 +73,25 @@ final class Activations {
         residual = (0...c.blocks.count).map { _ in FloatBuffer(count: n * C) }
         blocks = c.blocks.map { b in
             Block(ln1: FloatBuffer(count: n * C), rstd1: FloatBuffer(count: n),
-                  q: FloatBuffer(count: n * b.heads * D), k: FloatBuffer(count: n * b.kvHeads * D), v: FloatBuffer(count: n * b.kvHeads * D),
+                  qkv: FloatBuffer(count: n * (b.heads + 2 * b.kvHeads) * D),
                   probs: FloatBuffer(count: scores * b.heads), att: FloatBuffer(count: n * b.heads * D),
                   mid: FloatBuffer(count: n * C), ln2: FloatBuffer(count: n * C), rstd2: FloatBuffer(count: n),
-                  gate: FloatBuffer(count: n * b.mlpHidden), up: FloatBuffer(count: n * b.mlpHidden), act: FloatBuffer(count: n * b.mlpHidden))
+                  gu: FloatBuffer(count: n * 2 * b.mlpHidden), act: FloatBuffer(count: n * b.mlpHidden))
         }
         lnf = FloatBuffer(count: n * C)
         rstdf = FloatBuffer(count: n)
         logits = FloatBuffer(count: n * c.vocabSize)
         losses = FloatBuffer(count: n)
         lse = FloatBuffer(count: n)
-        let maxH = c.blocks.map(\.heads).max() ?? 1, maxKV = c.blocks.map(\.kvHeads).max() ?? 1
+        let maxH = c.blocks.map(\.heads).max() ?? 1, maxQKV = c.blocks.map { $0.heads + 2 * $0.kvHeads }.max() ?? 1
         let maxF = c.blocks.map(\.mlpHidden).max() ?? 1
         dres = FloatBuffer(count: n * C)
         dln = FloatBuffer(count: n * C)
-        dq = FloatBuffer(count: n * maxH * D)
-        dk = FloatBuffer(count: n * maxKV * D)
-        dv = FloatBuffer(count: n * maxKV * D)
+        dqkv = FloatBuffer(count: n * maxQKV * D)
         datt = FloatBuffer(count: n * maxH * D)
         dscores = FloatBuffer(count: scores * maxH)
         dact = FloatBuffer(count: n * maxF)
-        dgate = FloatBuffer(count: n * maxF)
-        dup = FloatBuffer(count: n * maxF)
+        dgu = FloatBuffer(count: n * 2 * maxF)
     }
 }
 
@@ -100,7 +105,10 @@ public final class LlamaModel {
     public let grads: FloatBuffer
     /// 0/1 per parameter; a 0 weight stays exactly zero (forward, gradients, optimizer). `nil`: no mask.
     public private(set) var mask: FloatBuffer?
-    /// Threads for attention and row-wise kernels (BLAS has its own: `BLAS.threads`).
+    /// Threads for the matrix products, attention and row-wise kernels. With more than one, the model
+    /// runs its products as pieces on its own workers and holds OpenBLAS at one thread meanwhile
+    /// (restored after each forward/backward); with one, products go to BLAS whole and use
+    /// `BLAS.threads`. Results are bit-identical for every thread count.
     public var threads: Int
 
     let rope: RopeTables
@@ -215,6 +223,10 @@ public final class LlamaModel {
         applyMask()
 
         let P = params.pointer, eps = Float(config.normEps), th = threads
+        // With our own workers, OpenBLAS runs single-threaded inside them (see `Layers.gemm`).
+        let blasThreads = BLAS.threads, pinBLAS = th > 1 && blasThreads != 1
+        if pinBLAS { BLAS.threads = 1 }
+        defer { if pinBLAS { BLAS.threads = blasThreads } }
         self.tokens.withUnsafeBufferPointer { tok in
             Layers.embeddingForward(out: a.residual[0].pointer, tokens: tok.baseAddress!, table: P + embedOffset, n: N, c: C)
         }
@@ -222,26 +234,28 @@ public final class LlamaModel {
             let o = blockOffsets[l], s = a.blocks[l], x = a.residual[l].pointer
             let H = shape.heads, KV = shape.kvHeads, F = shape.mlpHidden
             Layers.rmsnormForward(out: s.ln1.pointer, rstd: s.rstd1.pointer, x: x, weight: P + o.inputNorm, rows: N, cols: C, eps: eps, threads: th)
-            Layers.linearForward(out: s.q.pointer, x: s.ln1.pointer, weight: P + o.q, n: N, inF: C, outF: H * D)
-            Layers.linearForward(out: s.k.pointer, x: s.ln1.pointer, weight: P + o.k, n: N, inF: C, outF: KV * D)
-            Layers.linearForward(out: s.v.pointer, x: s.ln1.pointer, weight: P + o.v, n: N, inF: C, outF: KV * D)
-            Layers.rope(s.q.pointer, batch: B, seqLen: T, heads: H, tables: rope, threads: th)
-            Layers.rope(s.k.pointer, batch: B, seqLen: T, heads: KV, tables: rope, threads: th)
-            Layers.attentionForward(out: s.att.pointer, probs: s.probs.pointer, q: s.q.pointer, k: s.k.pointer, v: s.v.pointer,
+            // q, k, v in one product: their weights are consecutive rows of one [(H + 2 KV) D, C] matrix.
+            let W = (H + 2 * KV) * D, qkv = s.qkv.pointer
+            Layers.linearForward(out: qkv, x: s.ln1.pointer, weight: P + o.q, n: N, inF: C, outF: W, threads: th)
+            // q's H heads and k's KV heads are adjacent in each row: one RoPE pass over H + KV heads.
+            Layers.rope(qkv, rowStride: W, batch: B, seqLen: T, heads: H + KV, tables: rope, threads: th)
+            Layers.attentionForward(out: s.att.pointer, outStride: H * D, probs: s.probs.pointer, q: qkv, qStride: W,
+                                    k: qkv + H * D, v: qkv + (H + KV) * D, kvStride: W,
                                     batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: D, threads: th)
             s.mid.pointer.update(from: x, count: N * C)
-            Layers.linearForward(out: s.mid.pointer, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C, accumulate: true)
+            Layers.linearForward(out: s.mid.pointer, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C, accumulate: true, threads: th)
             Layers.rmsnormForward(out: s.ln2.pointer, rstd: s.rstd2.pointer, x: s.mid.pointer, weight: P + o.postNorm, rows: N, cols: C, eps: eps, threads: th)
-            Layers.linearForward(out: s.gate.pointer, x: s.ln2.pointer, weight: P + o.gate, n: N, inF: C, outF: F)
-            Layers.linearForward(out: s.up.pointer, x: s.ln2.pointer, weight: P + o.up, n: N, inF: C, outF: F)
-            Layers.swigluForward(out: s.act.pointer, gate: s.gate.pointer, up: s.up.pointer, count: N * F, threads: th)
+            // gate and up in one product (consecutive rows of one [2F, C] matrix).
+            let gu = s.gu.pointer
+            Layers.linearForward(out: gu, x: s.ln2.pointer, weight: P + o.gate, n: N, inF: C, outF: 2 * F, threads: th)
+            Layers.swigluForward(out: s.act.pointer, gate: gu, up: gu + F, rows: N, cols: F, inStride: 2 * F, threads: th)
             let next = a.residual[l + 1].pointer
             next.update(from: s.mid.pointer, count: N * C)
-            Layers.linearForward(out: next, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C, accumulate: true)
+            Layers.linearForward(out: next, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C, accumulate: true, threads: th)
         }
         let xL = a.residual[config.blocks.count].pointer
         Layers.rmsnormForward(out: a.lnf.pointer, rstd: a.rstdf.pointer, x: xL, weight: P + finalNormOffset, rows: N, cols: C, eps: eps, threads: th)
-        Layers.linearForward(out: a.logits.pointer, x: a.lnf.pointer, weight: P + headOffset, n: N, inF: C, outF: V)
+        Layers.linearForward(out: a.logits.pointer, x: a.lnf.pointer, weight: P + headOffset, n: N, inF: C, outF: V, threads: th)
 
         guard !self.targets.isEmpty else {
             backwardReady = false
@@ -294,6 +308,9 @@ public final class LlamaModel {
         let a = acts!, B = batch, T = seqLen, N = B * T
         let V = config.vocabSize, C = config.hidden, D = config.headDim, th = threads
         let P = params.pointer, G = grads.pointer
+        let blasThreads = BLAS.threads, pinBLAS = th > 1 && blasThreads != 1
+        if pinBLAS { BLAS.threads = 1 }
+        defer { if pinBLAS { BLAS.threads = blasThreads } }
         let dres = a.dres.pointer, dln = a.dln.pointer
 
         targets.withUnsafeBufferPointer { tg in
@@ -301,7 +318,7 @@ public final class LlamaModel {
                                         scale: lossScale / Float(N), threads: th)
         }
         let dlogits = a.logits.pointer
-        Layers.linearBackward(dx: dln, dweight: G + headOffset, dout: dlogits, x: a.lnf.pointer, weight: P + headOffset, n: N, inF: C, outF: V)
+        Layers.linearBackward(dx: dln, dweight: G + headOffset, dout: dlogits, x: a.lnf.pointer, weight: P + headOffset, n: N, inF: C, outF: V, threads: th)
         a.dres.zero()
         Layers.rmsnormBackward(dx: dres, dweight: G + finalNormOffset, dout: dln, x: a.residual[config.blocks.count].pointer,
                                weight: P + finalNormOffset, rstd: a.rstdf.pointer, rows: N, cols: C, threads: th)
@@ -310,26 +327,23 @@ public final class LlamaModel {
             let shape = config.blocks[l], o = blockOffsets[l], s = a.blocks[l]
             let H = shape.heads, KV = shape.kvHeads, F = shape.mlpHidden
             // MLP: residual[l+1] = mid + act Wd^T, act = silu(gate) * up.
-            Layers.linearBackward(dx: a.dact.pointer, dweight: G + o.down, dout: dres, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C)
-            Layers.swigluBackward(dgate: a.dgate.pointer, dup: a.dup.pointer, dout: a.dact.pointer, gate: s.gate.pointer, up: s.up.pointer,
-                                  count: N * F, threads: th)
-            Layers.linearBackward(dx: dln, dweight: G + o.gate, dout: a.dgate.pointer, x: s.ln2.pointer, weight: P + o.gate, n: N, inF: C, outF: F)
-            Layers.linearBackward(dx: dln, dweight: G + o.up, dout: a.dup.pointer, x: s.ln2.pointer, weight: P + o.up, n: N, inF: C, outF: F,
-                                  accumulateInput: true)
+            Layers.linearBackward(dx: a.dact.pointer, dweight: G + o.down, dout: dres, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C, threads: th)
+            let gu = s.gu.pointer, dgu = a.dgu.pointer
+            Layers.swigluBackward(dgate: dgu, dup: dgu + F, dout: a.dact.pointer, gate: gu, up: gu + F, rows: N, cols: F, inStride: 2 * F,
+                                  threads: th)
+            Layers.linearBackward(dx: dln, dweight: G + o.gate, dout: dgu, x: s.ln2.pointer, weight: P + o.gate, n: N, inF: C, outF: 2 * F,
+                                  threads: th)
             Layers.rmsnormBackward(dx: dres, dweight: G + o.postNorm, dout: dln, x: s.mid.pointer, weight: P + o.postNorm, rstd: s.rstd2.pointer,
                                    rows: N, cols: C, threads: th)
             // Attention: mid = x + att Wo^T.
-            Layers.linearBackward(dx: a.datt.pointer, dweight: G + o.o, dout: dres, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C)
-            Layers.attentionBackward(dq: a.dq.pointer, dk: a.dk.pointer, dv: a.dv.pointer, scratch: a.dscores.pointer, dout: a.datt.pointer,
-                                     probs: s.probs.pointer, q: s.q.pointer, k: s.k.pointer, v: s.v.pointer,
+            Layers.linearBackward(dx: a.datt.pointer, dweight: G + o.o, dout: dres, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C, threads: th)
+            let W = (H + 2 * KV) * D, qkv = s.qkv.pointer, dqkv = a.dqkv.pointer
+            Layers.attentionBackward(dq: dqkv, dk: dqkv + H * D, dv: dqkv + (H + KV) * D, scratch: a.dscores.pointer,
+                                     dout: a.datt.pointer, outStride: H * D, probs: s.probs.pointer, q: qkv, qStride: W,
+                                     k: qkv + H * D, v: qkv + (H + KV) * D, kvStride: W,
                                      batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: D, threads: th)
-            Layers.rope(a.dq.pointer, batch: B, seqLen: T, heads: H, tables: rope, inverse: true, threads: th)
-            Layers.rope(a.dk.pointer, batch: B, seqLen: T, heads: KV, tables: rope, inverse: true, threads: th)
-            Layers.linearBackward(dx: dln, dweight: G + o.q, dout: a.dq.pointer, x: s.ln1.pointer, weight: P + o.q, n: N, inF: C, outF: H * D)
-            Layers.linearBackward(dx: dln, dweight: G + o.k, dout: a.dk.pointer, x: s.ln1.pointer, weight: P + o.k, n: N, inF: C, outF: KV * D,
-                                  accumulateInput: true)
-            Layers.linearBackward(dx: dln, dweight: G + o.v, dout: a.dv.pointer, x: s.ln1.pointer, weight: P + o.v, n: N, inF: C, outF: KV * D,
-                                  accumulateInput: true)
+            Layers.rope(dqkv, rowStride: W, batch: B, seqLen: T, heads: H + KV, tables: rope, inverse: true, threads: th)
+            Layers.linearBackward(dx: dln, dweight: G + o.q, dout: dqkv, x: s.ln1.pointer, weight: P + o.q, n: N, inF: C, outF: W, threads: th)
             Layers.rmsnormBackward(dx: dres, dweight: G + o.inputNorm, dout: dln, x: a.residual[l].pointer, weight: P + o.inputNorm,
                                    rstd: s.rstd1.pointer, rows: N, cols: C, threads: th)
         }

@@ -38,6 +38,8 @@ public final class AdamW {
     public private(set) var stepCount = 0
     /// `(range, decays)` per tensor, in layout order.
     private let segments: [(range: Range<Int>, decays: Bool)]
+    /// Threads for the update (elementwise, so the result is the same for any count).
+    public var threads: Int = Parallel.defaultThreads
 
     public init(layout: ParameterLayout, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0) {
         self.beta1 = beta1
@@ -63,18 +65,41 @@ public final class AdamW {
         let stepSize = Float(Double(lr) / bc1), bc2 = Float(bc2Sqrt)
         let b1 = beta1, b2 = beta2, eps = eps
         let p = params.pointer, g = grads.pointer, mp = m.pointer, vp = v.pointer
-        for (range, decays) in segments {
-            let decay: Float = decays ? 1 - lr * weightDecay : 1
-            for i in range {
-                let gi = g[i]
-                let mi = b1 * mp[i] + (1 - b1) * gi
-                let vi = b2 * vp[i] + (1 - b2) * gi * gi
-                mp[i] = mi
-                vp[i] = vi
-                p[i] = p[i] * decay - stepSize * mi / (vi.squareRoot() / bc2 + eps)
+        let decayed: Float = 1 - lr * weightDecay
+        let segments = segments
+        // The same operations, in the same order, for every element (8 lanes at a time, the tail
+        // through the same vector code), so the bits don't depend on how the buffer is split.
+        func update(_ lo: Int, _ hi: Int, decay: Float) {
+            let vb1 = Float8(repeating: b1), vb2 = Float8(repeating: b2), c1 = Float8(repeating: 1 - b1), c2 = Float8(repeating: 1 - b2)
+            let vdecay = Float8(repeating: decay), vstep = Float8(repeating: stepSize), vbc2 = Float8(repeating: bc2)
+            let veps = Float8(repeating: eps)
+            var i = lo
+            while i < hi {
+                let n = min(8, hi - i)
+                let full = n == 8
+                let gi = full ? Vec.load(g + i) : Vec.load(g + i, count: n)
+                let m0 = full ? Vec.load(mp + i) : Vec.load(mp + i, count: n)
+                let v0 = full ? Vec.load(vp + i) : Vec.load(vp + i, count: n)
+                let p0 = full ? Vec.load(p + i) : Vec.load(p + i, count: n)
+                let mi = vb1 * m0 + c1 * gi
+                let vi = vb2 * v0 + c2 * gi * gi
+                let pi = p0 * vdecay - vstep * mi / (vi.squareRoot() / vbc2 + veps)
+                if full {
+                    Vec.store(mi, mp + i); Vec.store(vi, vp + i); Vec.store(pi, p + i)
+                } else {
+                    Vec.store(mi, mp + i, count: n); Vec.store(vi, vp + i, count: n); Vec.store(pi, p + i, count: n)
+                }
+                i += n
             }
         }
-        if let mask { Kernels.multiply(p, by: mask.pointer, count: params.count) }
+        let chunk = 16_384
+        Parallel.forRanges((params.count + chunk - 1) / chunk, threads: threads, grain: 4) { chunks in
+            let lo = chunks.lowerBound * chunk, hi = min(params.count, chunks.upperBound * chunk)
+            for (range, decays) in segments where range.upperBound > lo && range.lowerBound < hi {
+                update(max(lo, range.lowerBound), min(hi, range.upperBound), decay: decays ? decayed : 1)
+            }
+            if let mask { Kernels.multiply(p + lo, by: mask.pointer + lo, count: hi - lo) }
+        }
     }
 
     /// One update of the model's parameters from its gradients, honouring its mask.

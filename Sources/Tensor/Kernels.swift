@@ -3,38 +3,108 @@ import Foundation
 /// Small elementwise and row-wise float32 kernels.
 public enum Kernels {
     /// `y += x` over `count` floats.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { y[i] += x[i] }
+        var i = 0
+        while i + 8 <= count { Vec.store(Vec.load(y + i) + Vec.load(x + i), y + i); i += 8 }
+        while i < count { y[i] += x[i]; i += 1 }
     }
 
     /// `y *= s`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func scale(_ y: UnsafeMutablePointer<Float>, by s: Float, count: Int) {
-        for i in 0..<count { y[i] *= s }
+        let sv = Float8(repeating: s)
+        var i = 0
+        while i + 8 <= count { Vec.store(Vec.load(y + i) * sv, y + i); i += 8 }
+        while i < count { y[i] *= s; i += 1 }
     }
 
     /// `y *= m` elementwise (applying a 0/1 mask).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func multiply(_ y: UnsafeMutablePointer<Float>, by m: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count { y[i] *= m[i] }
+        var i = 0
+        while i + 8 <= count { Vec.store(Vec.load(y + i) * Vec.load(m + i), y + i); i += 8 }
+        while i < count { y[i] *= m[i]; i += 1 }
     }
 
     /// Numerically stable softmax of the first `n` entries of a row, in place; returns
     /// `(max, log-sum-exp)` so a caller can form log-probabilities without a second pass.
-    @discardableResult @inline(__always)
+    /// Vectorised (`Vec.exp`, about 1 ulp); the sum is taken in a fixed lane order.
+    @discardableResult @inlinable @inline(__always)
     public static func softmaxInPlace(_ row: UnsafeMutablePointer<Float>, count n: Int) -> (max: Float, logSumExp: Float) {
-        var mx = -Float.infinity
-        for j in 0..<n where row[j] > mx { mx = row[j] }
-        var sum: Float = 0
-        for j in 0..<n {
-            let e = expf(row[j] - mx)
-            row[j] = e
-            sum += e
-        }
+        let mx = rowMax(row, count: n)
+        let sum = expShiftedInPlace(row, count: n, shift: mx)
         let inv = 1 / sum
-        for j in 0..<n { row[j] *= inv }
+        scale(row, by: inv, count: n)
         return (mx, mx + logf(sum))
+    }
+
+    /// Largest of the first `n` entries (`-inf` for `n = 0`).
+    @inlinable @inline(__always)
+    public static func rowMax(_ row: UnsafePointer<Float>, count n: Int) -> Float {
+        var acc = Float8(repeating: -.infinity)
+        var j = 0
+        while j + 8 <= n {
+            let v = Vec.load(row + j)
+            acc = acc.replacing(with: v, where: v .> acc)
+            j += 8
+        }
+        var mx = Vec.max(acc)
+        while j < n { mx = Swift.max(mx, row[j]); j += 1 }
+        return mx
+    }
+
+    /// `row[j] = e^(row[j] - shift)` for `j < n`; returns their sum (vector lanes pairwise, then the tail in order).
+    @inlinable @inline(__always)
+    public static func expShiftedInPlace(_ row: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -> Float {
+        let sh = Float8(repeating: shift)
+        var acc = Float8(repeating: 0)
+        var j = 0
+        while j + 8 <= n {
+            let e = Vec.exp(Vec.load(row + j) - sh)
+            Vec.store(e, row + j)
+            acc += e
+            j += 8
+        }
+        var sum = Vec.sum(acc)
+        if j < n {
+            let e = Vec.exp(Vec.load(row + j, count: n - j) - sh)
+            for i in 0..<(n - j) { row[j + i] = e[i]; sum += e[i] }
+        }
+        return sum
+    }
+
+    /// `sum_j e^(row[j] - shift)` over `j < n`, without writing (same arithmetic as `expShiftedInPlace`).
+    @inlinable @inline(__always)
+    public static func expShiftedSum(_ row: UnsafePointer<Float>, count n: Int, shift: Float) -> Float {
+        let sh = Float8(repeating: shift)
+        var acc = Float8(repeating: 0)
+        var j = 0
+        while j + 8 <= n {
+            acc += Vec.exp(Vec.load(row + j) - sh)
+            j += 8
+        }
+        var sum = Vec.sum(acc)
+        if j < n {
+            let e = Vec.exp(Vec.load(row + j, count: n - j) - sh)
+            for i in 0..<(n - j) { sum += e[i] }
+        }
+        return sum
+    }
+
+    /// `row[j] = e^(row[j] - shift) * s` for `j < n`.
+    @inlinable @inline(__always)
+    public static func expShiftedScaled(_ row: UnsafeMutablePointer<Float>, count n: Int, shift: Float, scale s: Float) {
+        let sh = Float8(repeating: shift), sv = Float8(repeating: s)
+        var j = 0
+        while j + 8 <= n {
+            Vec.store(Vec.exp(Vec.load(row + j) - sh) * sv, row + j)
+            j += 8
+        }
+        if j < n {
+            let e = Vec.exp(Vec.load(row + j, count: n - j) - sh) * sv
+            Vec.store(e, row + j, count: n - j)
+        }
     }
 
     /// Softmax of every row of a `[rows, cols]` matrix with row stride `ld`, in place.
