@@ -55,6 +55,18 @@ public final class AdamW {
         self.init(layout: model.layout, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
     }
 
+    /// Puts a saved state back (resuming training): the step counter and both moments, so the
+    /// next `step` computes exactly what it would have in the uninterrupted run.
+    public func restore(stepCount: Int, m savedM: UnsafeBufferPointer<Float>, v savedV: UnsafeBufferPointer<Float>) throws {
+        guard stepCount >= 0 else { throw ModelError("AdamW: step count \(stepCount) is negative") }
+        guard savedM.count == m.count, savedV.count == v.count else {
+            throw ModelError("AdamW: saved moments have \(savedM.count) and \(savedV.count) values, the model has \(m.count)")
+        }
+        self.stepCount = stepCount
+        m.pointer.update(from: savedM.baseAddress!, count: m.count)
+        v.pointer.update(from: savedV.baseAddress!, count: v.count)
+    }
+
     /// One update of `params` from `grads` at learning rate `lr`.
     public func step(params: FloatBuffer, grads: FloatBuffer, lr: Float, mask: FloatBuffer? = nil) {
         precondition(params.count == m.count && grads.count == m.count, "AdamW: buffer sizes differ from the layout")

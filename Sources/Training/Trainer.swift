@@ -301,21 +301,10 @@ public final class Trainer {
         guard file.metadata["prunescale.step"] == "\(state.step)", let adamStep = file.metadata["adam_step"].flatMap(Int.init), adamStep >= 0 else {
             throw TrainingError("\(optURL.path): optimizer state is not from step \(state.step) (interrupted save?)")
         }
-        try restore(trainer.optimizer, stepCount: adamStep)
-        try file.read("exp_avg", into: trainer.optimizer.m.buffer)
-        try file.read("exp_avg_sq", into: trainer.optimizer.v.buffer)
+        let m = try file.floats("exp_avg"), v = try file.floats("exp_avg_sq")
+        try m.withUnsafeBufferPointer { mp in
+            try v.withUnsafeBufferPointer { try trainer.optimizer.restore(stepCount: adamStep, m: mp, v: $0) }
+        }
         return trainer
-    }
-
-    /// Brings a fresh AdamW's step counter to `stepCount`. `AdamW.stepCount` has no public
-    /// setter, so this takes `stepCount` zero-rate steps on scratch buffers (the moments they
-    /// touch are overwritten by the caller afterwards). O(steps × parameters): fine for the
-    /// models here; a public setter on AdamW would make it O(1).
-    static func restore(_ optimizer: AdamW, stepCount: Int) throws {
-        guard optimizer.stepCount <= stepCount else { throw TrainingError("optimizer is already past step \(stepCount)") }
-        guard optimizer.stepCount < stepCount else { return }
-        let n = optimizer.m.count
-        let params = FloatBuffer(count: n), grads = FloatBuffer(count: n)
-        while optimizer.stepCount < stepCount { optimizer.step(params: params, grads: grads, lr: 0) }
     }
 }
