@@ -1,6 +1,10 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// The engine's numeric loops run 30-100x slower unoptimised, which would make `swift test` (a debug
+// build) spend minutes in training fixtures; these targets are optimised in debug builds too.
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "PruneScale",
     platforms: [.macOS(.v13)],
@@ -10,6 +14,7 @@ let package = Package(
         .library(name: "Reports", targets: ["Reports"]),
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Pruning", targets: ["Pruning"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,16 +32,18 @@ let package = Package(
         .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "Randomness"]),
         // The model engine: float32 buffers and BLAS (Tensor), the Llama model with its
         // hand-written backward (Model), corpus, batches and the training loop (Training).
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "Randomness"]),
-        .target(name: "Model", dependencies: ["Tensor", "Randomness"]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "Randomness"], swiftSettings: optimizedInDebug),
+        .target(name: "Model", dependencies: ["Tensor", "Randomness"], swiftSettings: optimizedInDebug),
         // ScalingLaw: the trainer emits loss records in the planner's schema (RecordWriter); Yams: the ladder spec.
         .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", "ScalingLaw",
                                                  .product(name: "Crypto", package: "swift-crypto"), .product(name: "Yams", package: "Yams")]),
+        // Pruning: calibration, unit scores, surgery (depth, width) and N:M masks.
+        .target(name: "Pruning", dependencies: ["Model", "Tensor", "Randomness", "Training", "COpenBLAS"], swiftSettings: optimizedInDebug),
         .target(name: "Reports", dependencies: ["ScalingLaw"]),
         .executableTarget(
             name: "prunescale",
             dependencies: [
-                "ScalingLaw", "Reports", "Model", "Training",
+                "ScalingLaw", "Reports", "Model", "Training", "Pruning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "fit-bench", dependencies: ["ScalingLaw"], path: "benchmarks/fit-vs-scipy/swift"),
@@ -48,6 +55,7 @@ let package = Package(
         // Fixtures/ holds Python scripts the interop tests run (found through #filePath).
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "ScalingLaw"]),
+        .testTarget(name: "PruningTests", dependencies: ["Pruning", "Model", "Tensor", "Randomness", "Training"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
         // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
         .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw"]),

@@ -12,4 +12,10 @@ static inline const char *prunescale_sgemm_library(void) {
     if (dladdr((void *)&cblas_sgemm, &info) == 0) return 0;
     return info.dli_fname;
 }
+
+/* LAPACK, Fortran ABI (column-major, arguments by pointer), as exported by libopenblas; Debian
+   ships no lapacke.h. Same prototypes as OpenBLAS's own f77blas.h, so including both is harmless.
+   Used by Tensor/LAPACK.swift, which hides the column-major convention. */
+int dpotrf_(char *uplo, blasint *n, double *a, blasint *lda, blasint *info);
+int dpotri_(char *uplo, blasint *n, double *a, blasint *lda, blasint *info);
 #endif

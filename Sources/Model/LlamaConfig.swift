@@ -40,9 +40,16 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
     public var tiedEmbeddings: Bool
     /// Longest sequence the RoPE tables are built for.
     public var maxSequence: Int
+    /// o_proj adds a bias `[hidden]` (FLAP's compensation for removed heads). Hugging Face's
+    /// `attention_bias`, which there also means q/k/v biases; those are written as zeros.
+    public var attentionBias: Bool
+    /// down_proj adds a bias `[hidden]` (FLAP's compensation for removed neurons). Hugging Face's
+    /// `mlp_bias`, which there also means gate/up biases; those are written as zeros.
+    public var mlpBias: Bool
 
     public init(vocabSize: Int, hidden: Int, headDim: Int, blocks: [BlockShape], ropeTheta: Double = 10_000,
-                ropeLayout: RopeLayout = .halfSplit, normEps: Double = 1e-5, tiedEmbeddings: Bool = false, maxSequence: Int = 2048) {
+                ropeLayout: RopeLayout = .halfSplit, normEps: Double = 1e-5, tiedEmbeddings: Bool = false, maxSequence: Int = 2048,
+                attentionBias: Bool = false, mlpBias: Bool = false) {
         self.vocabSize = vocabSize
         self.hidden = hidden
         self.headDim = headDim
@@ -52,15 +59,40 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
         self.normEps = normEps
         self.tiedEmbeddings = tiedEmbeddings
         self.maxSequence = maxSequence
+        self.attentionBias = attentionBias
+        self.mlpBias = mlpBias
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vocabSize, hidden, headDim, blocks, ropeTheta, ropeLayout, normEps, tiedEmbeddings, maxSequence, attentionBias, mlpBias
+    }
+
+    // Hand-written only so that JSON saved before the bias flags existed still decodes (as no biases);
+    // encoding stays synthesized.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        vocabSize = try c.decode(Int.self, forKey: .vocabSize)
+        hidden = try c.decode(Int.self, forKey: .hidden)
+        headDim = try c.decode(Int.self, forKey: .headDim)
+        blocks = try c.decode([BlockShape].self, forKey: .blocks)
+        ropeTheta = try c.decode(Double.self, forKey: .ropeTheta)
+        ropeLayout = try c.decode(RopeLayout.self, forKey: .ropeLayout)
+        normEps = try c.decode(Double.self, forKey: .normEps)
+        tiedEmbeddings = try c.decode(Bool.self, forKey: .tiedEmbeddings)
+        maxSequence = try c.decode(Int.self, forKey: .maxSequence)
+        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false
+        mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? false
     }
 
     /// Every block the same: the shape models are pre-trained in.
     public static func uniform(vocabSize: Int, hidden: Int, layers: Int, heads: Int, kvHeads: Int? = nil, mlpHidden: Int,
-                               ropeTheta: Double = 10_000, tiedEmbeddings: Bool = false, maxSequence: Int = 2048) -> LlamaConfig {
+                               ropeTheta: Double = 10_000, tiedEmbeddings: Bool = false, maxSequence: Int = 2048,
+                               attentionBias: Bool = false, mlpBias: Bool = false) -> LlamaConfig {
         precondition(hidden % heads == 0, "hidden \(hidden) is not a multiple of heads \(heads)")
         return LlamaConfig(vocabSize: vocabSize, hidden: hidden, headDim: hidden / heads,
                            blocks: Array(repeating: BlockShape(heads: heads, kvHeads: kvHeads ?? heads, mlpHidden: mlpHidden), count: layers),
-                           ropeTheta: ropeTheta, tiedEmbeddings: tiedEmbeddings, maxSequence: maxSequence)
+                           ropeTheta: ropeTheta, tiedEmbeddings: tiedEmbeddings, maxSequence: maxSequence,
+                           attentionBias: attentionBias, mlpBias: mlpBias)
     }
 
     /// Problems that make the configuration unusable, in words.

@@ -18,8 +18,9 @@
 //
 // Forward:  residual[0] = E[tokens]
 //           per block: ln1 = rmsnorm(x); q,k,v = ln1 W^T; rope(q,k); att = attention(q,k,v);
-//                      mid = x + att Wo^T; ln2 = rmsnorm(mid); gate,up = ln2 W^T;
-//                      act = silu(gate)*up; residual[l+1] = mid + act Wd^T
+//                      mid = x + att Wo^T (+ bo); ln2 = rmsnorm(mid); gate,up = ln2 W^T;
+//                      act = silu(gate)*up; residual[l+1] = mid + act Wd^T (+ bd)
+//           (the biases bo, bd exist only with config.attentionBias / config.mlpBias)
 //           lnf = rmsnorm(residual[L]); logits = lnf Whead^T; loss = mean cross-entropy.
 // Backward: exactly the reverse. dlogits overwrite logits in place; one running residual gradient
 //           `dres` collects the residual path and each norm's input gradient; weight gradients
@@ -32,6 +33,8 @@ import Tensor
 /// Where one block's tensors live in the flat buffer.
 struct BlockOffsets {
     var inputNorm, q, k, v, o, postNorm, gate, up, down: Int
+    /// o_proj's and down_proj's biases, when the config has them.
+    var oBias, downBias: Int?
 
     init(_ layout: ParameterLayout, block i: Int) {
         func at(_ suffix: String) -> Int { layout["model.layers.\(i).\(suffix)"]!.offset }
@@ -44,6 +47,8 @@ struct BlockOffsets {
         gate = at("mlp.gate_proj.weight")
         up = at("mlp.up_proj.weight")
         down = at("mlp.down_proj.weight")
+        oBias = layout["model.layers.\(i).self_attn.o_proj.bias"]?.offset
+        downBias = layout["model.layers.\(i).mlp.down_proj.bias"]?.offset
         // The fused projections rely on q, k, v (and gate, up) being consecutive rows of one matrix.
         precondition(k == q + layout["model.layers.\(i).self_attn.q_proj.weight"]!.count
                      && v == k + layout["model.layers.\(i).self_attn.k_proj.weight"]!.count
@@ -63,8 +68,16 @@ final class Activations {
     let residual: [FloatBuffer]
     let blocks: [Block]
     let lnf, rstdf, logits, losses, lse: FloatBuffer
-    // Backward scratch, shared by all blocks.
-    let dres, dln, dqkv, datt, dscores, dact, dgu: FloatBuffer
+    // Backward scratch, shared by all blocks; allocated on the first backward, so a model that
+    // only runs forward passes (evaluation, Bonsai) holds inference-sized buffers only.
+    private let n, C, maxQKVD, maxHD, maxH, maxF: Int
+    lazy var dres = FloatBuffer(count: n * C)
+    lazy var dln = FloatBuffer(count: n * C)
+    lazy var dqkv = FloatBuffer(count: n * maxQKVD)
+    lazy var datt = FloatBuffer(count: n * maxHD)
+    lazy var dscores = FloatBuffer(count: capacityScores * maxH)
+    lazy var dact = FloatBuffer(count: n * maxF)
+    lazy var dgu = FloatBuffer(count: n * 2 * maxF)
 
     init(_ c: LlamaConfig, rows n: Int, scores: Int) {
         capacityRows = n
@@ -83,15 +96,12 @@ final class Activations {
         logits = FloatBuffer(count: n * c.vocabSize)
         losses = FloatBuffer(count: n)
         lse = FloatBuffer(count: n)
-        let maxH = c.blocks.map(\.heads).max() ?? 1, maxQKV = c.blocks.map { $0.heads + 2 * $0.kvHeads }.max() ?? 1
-        let maxF = c.blocks.map(\.mlpHidden).max() ?? 1
-        dres = FloatBuffer(count: n * C)
-        dln = FloatBuffer(count: n * C)
-        dqkv = FloatBuffer(count: n * maxQKV * D)
-        datt = FloatBuffer(count: n * maxH * D)
-        dscores = FloatBuffer(count: scores * maxH)
-        dact = FloatBuffer(count: n * maxF)
-        dgu = FloatBuffer(count: n * 2 * maxF)
+        self.n = n
+        self.C = C
+        maxH = c.blocks.map(\.heads).max() ?? 1
+        maxQKVD = (c.blocks.map { $0.heads + 2 * $0.kvHeads }.max() ?? 1) * D
+        maxHD = maxH * D
+        maxF = c.blocks.map(\.mlpHidden).max() ?? 1
     }
 }
 
@@ -123,18 +133,24 @@ public final class LlamaModel {
     private var tokens: [Int32] = []
     private var targets: [Int32] = []
     private var backwardReady = false
+    /// Passes run so far: lets callers prove a method never differentiates (Bonsai) and count its cost.
+    public private(set) var forwardPasses = 0
+    public private(set) var backwardPasses = 0
 
     /// A freshly initialised model, Hugging Face's way: every matrix (embeddings, projections, an
-    /// untied LM head) ~ normal(0, `initStd`), every RMSNorm weight 1. Tensor `i` of the layout draws
+    /// untied LM head) ~ normal(0, `initStd`), every RMSNorm weight 1, every bias 0. Tensor `i` of the layout draws
     /// from its own stream `SeededRandom(seed:stream: i)`, so a tensor's values don't depend on the
     /// shapes of the tensors before it.
     public convenience init(config: LlamaConfig, seed: UInt64, initStd: Float = 0.02, threads: Int = Parallel.defaultThreads) throws {
         try self.init(config: config, threads: threads)
         for (i, e) in layout.entries.enumerated() {
             let p = params.pointer + e.offset
-            if e.isNorm {
+            switch e.role {
+            case .norm:
                 p.update(repeating: 1, count: e.count)
-            } else {
+            case .bias:
+                p.update(repeating: 0, count: e.count)
+            case .matrix:
                 var rng = SeededRandom(seed: seed, stream: i)
                 for j in 0..<e.count { p[j] = Float(rng.normal()) * initStd }
             }
@@ -216,6 +232,7 @@ public final class LlamaModel {
             acts = Activations(config, rows: N, scores: B * T * T)
         }
         let a = acts!
+        forwardPasses += 1
         batch = B
         seqLen = T
         self.tokens = Array(tokens)
@@ -244,6 +261,7 @@ public final class LlamaModel {
                                     batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: D, threads: th)
             s.mid.pointer.update(from: x, count: N * C)
             Layers.linearForward(out: s.mid.pointer, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C, accumulate: true, threads: th)
+            if let ob = o.oBias { Kernels.addRow(P + ob, toRowsOf: s.mid.pointer, rows: N, cols: C, threads: th) }
             Layers.rmsnormForward(out: s.ln2.pointer, rstd: s.rstd2.pointer, x: s.mid.pointer, weight: P + o.postNorm, rows: N, cols: C, eps: eps, threads: th)
             // gate and up in one product (consecutive rows of one [2F, C] matrix).
             let gu = s.gu.pointer
@@ -252,6 +270,7 @@ public final class LlamaModel {
             let next = a.residual[l + 1].pointer
             next.update(from: s.mid.pointer, count: N * C)
             Layers.linearForward(out: next, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C, accumulate: true, threads: th)
+            if let db = o.downBias { Kernels.addRow(P + db, toRowsOf: next, rows: N, cols: C, threads: th) }
         }
         let xL = a.residual[config.blocks.count].pointer
         Layers.rmsnormForward(out: a.lnf.pointer, rstd: a.rstdf.pointer, x: xL, weight: P + finalNormOffset, rows: N, cols: C, eps: eps, threads: th)
@@ -305,6 +324,7 @@ public final class LlamaModel {
     public func backward(lossScale: Float = 1) {
         precondition(backwardReady, "backward() needs a forward(tokens:targets:...) with targets first")
         backwardReady = false
+        backwardPasses += 1
         let a = acts!, B = batch, T = seqLen, N = B * T
         let V = config.vocabSize, C = config.hidden, D = config.headDim, th = threads
         let P = params.pointer, G = grads.pointer
@@ -326,7 +346,9 @@ public final class LlamaModel {
         for l in stride(from: config.blocks.count - 1, through: 0, by: -1) {
             let shape = config.blocks[l], o = blockOffsets[l], s = a.blocks[l]
             let H = shape.heads, KV = shape.kvHeads, F = shape.mlpHidden
-            // MLP: residual[l+1] = mid + act Wd^T, act = silu(gate) * up.
+            // MLP: residual[l+1] = mid + act Wd^T + bd, act = silu(gate) * up. Here dres is
+            // d loss / d residual[l+1], which is also the gradient of the down product's output.
+            if let db = o.downBias { Kernels.addColumnSums(of: dres, rows: N, cols: C, into: G + db, threads: th) }
             Layers.linearBackward(dx: a.dact.pointer, dweight: G + o.down, dout: dres, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C, threads: th)
             let gu = s.gu.pointer, dgu = a.dgu.pointer
             Layers.swigluBackward(dgate: dgu, dup: dgu + F, dout: a.dact.pointer, gate: gu, up: gu + F, rows: N, cols: F, inStride: 2 * F,
@@ -335,7 +357,9 @@ public final class LlamaModel {
                                   threads: th)
             Layers.rmsnormBackward(dx: dres, dweight: G + o.postNorm, dout: dln, x: s.mid.pointer, weight: P + o.postNorm, rstd: s.rstd2.pointer,
                                    rows: N, cols: C, threads: th)
-            // Attention: mid = x + att Wo^T.
+            // Attention: mid = x + att Wo^T + bo. The post-norm backward has just added its input
+            // gradient, so dres is now d loss / d mid, the gradient of the o product's output.
+            if let ob = o.oBias { Kernels.addColumnSums(of: dres, rows: N, cols: C, into: G + ob, threads: th) }
             Layers.linearBackward(dx: a.datt.pointer, dweight: G + o.o, dout: dres, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C, threads: th)
             let W = (H + 2 * KV) * D, qkv = s.qkv.pointer, dqkv = a.dqkv.pointer
             Layers.attentionBackward(dq: dqkv, dk: dqkv + H * D, dv: dqkv + (H + KV) * D, scratch: a.dscores.pointer,

@@ -23,7 +23,8 @@ public enum Optim {
 ///     p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 ///
 /// Weight decay applies to matrices only: every linear weight **and the token embedding** (and an
-/// untied LM head), as nanoGPT and Hugging Face's Trainer do; never to RMSNorm weights (vectors).
+/// untied LM head), as nanoGPT and Hugging Face's Trainer do; never to RMSNorm weights or biases
+/// (`ParameterLayout.Entry.decays`).
 /// With a mask, masked entries are forced to exactly zero after the update (their gradients are
 /// already zero, so their moments stay zero too).
 public final class AdamW {
@@ -48,7 +49,7 @@ public final class AdamW {
         self.weightDecay = weightDecay
         m = FloatBuffer(count: layout.totalCount)
         v = FloatBuffer(count: layout.totalCount)
-        segments = layout.entries.map { ($0.offset..<($0.offset + $0.count), !$0.isNorm) }
+        segments = layout.entries.map { ($0.offset..<($0.offset + $0.count), $0.decays) }
     }
 
     public convenience init(model: LlamaModel, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0) {

@@ -113,4 +113,36 @@ public enum Kernels {
             for i in r { softmaxInPlace(x + i * ld, count: cols) }
         }
     }
+
+    /// `x[i, j] += row[j]` for every row of a `[rows, cols]` matrix (a bias added to a product).
+    /// Elementwise, so the bits don't depend on how rows are split between threads.
+    public static func addRow(_ row: UnsafePointer<Float>, toRowsOf x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, threads: Int = 1) {
+        Parallel.forRanges(rows, threads: threads, grain: max(1, 8192 / max(cols, 1))) { r in
+            for i in r { add(row, into: x + i * cols, count: cols) }
+        }
+    }
+
+    /// `out[j] += sum_i x[i, j]` over the rows of a `[rows, cols]` matrix (a bias gradient). Each
+    /// column is summed from zero in row order and only then added to `out`, so the result is the
+    /// same for any thread count; threads split the columns, in blocks of 8.
+    public static func addColumnSums(of x: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>, threads: Int = 1) {
+        let colBlocks = (cols + 7) / 8
+        Parallel.forRanges(colBlocks, threads: threads, grain: 8) { blocks in
+            let lo = blocks.lowerBound * 8, hi = min(cols, blocks.upperBound * 8)
+            var j = lo
+            while j + 8 <= hi {
+                var acc = Float8(repeating: 0)
+                for i in 0..<rows { acc += Vec.load(x + i * cols + j) }
+                Vec.store(Vec.load(out + j) + acc, out + j)
+                j += 8
+            }
+            // The tail does the same scalar additions in the same order as a vector lane would.
+            while j < hi {
+                var acc: Float = 0
+                for i in 0..<rows { acc += x[i * cols + j] }
+                out[j] += acc
+                j += 1
+            }
+        }
+    }
 }

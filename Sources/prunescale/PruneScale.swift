@@ -22,5 +22,5 @@ struct PruneScale: ParsableCommand {
             """,
         subcommands: [FitCommand.self, CompareCommand.self, PredictCommand.self, PlanCommand.self,
                       SimulateCommand.self, LawsCommand.self, DataCommand.self, PretrainCommand.self, TrainCommand.self,
-                      EvalCommand.self, GenerateCommand.self])
+                      EvalCommand.self, GenerateCommand.self, PruneCommand.self])
 }

@@ -74,8 +74,7 @@ func editedConfig(_ edits: [String: String?]) -> Data {
 
     @Test func rejectsWhatTheEngineCannotRun() {
         let cases: [([String: String?], String)] = [
-            (["attention_bias": "true"], "attention_bias true is not supported"),
-            (["mlp_bias": "true"], "mlp_bias true is not supported"),
+            (["attention_bias": #""yes""#], "attention_bias must be true or false"),
             (["rope_scaling": #"{"factor": 8.0, "rope_type": "llama3"}"#], "rope_scaling"),
             (["rope_theta": nil, "rope_parameters": #"{"rope_theta": 1e4, "rope_type": "yarn"}"#], "rope_parameters"),
             (["hidden_act": #""gelu""#], #"hidden_act "gelu" is not supported"#),
@@ -95,6 +94,25 @@ func editedConfig(_ edits: [String: String?]) -> Data {
             #expect(message?.hasPrefix("c/config.json: ") == true && message?.contains(fragment) == true, "\(edits): \(message ?? "accepted")")
         }
         #expect(checkpointErrorMessage { _ = try HFConfig.decode(Data("{\"vocab_size\": 256,".utf8)) }?.hasPrefix("config.json: malformed JSON") == true)
+    }
+
+    /// transformers' bias flags map to ours both ways; absent or false means no biases.
+    @Test func biasFlagsReadAndWrite() throws {
+        let plain = try HFConfig.decode(editedConfig([:]))
+        #expect(!plain.attentionBias && !plain.mlpBias)
+        #expect(try HFConfig.decode(editedConfig(["attention_bias": nil, "mlp_bias": nil])) == plain)
+        let both = try HFConfig.decode(editedConfig(["attention_bias": "true", "mlp_bias": "true"]))
+        #expect(both.attentionBias && both.mlpBias)
+        let mlpOnly = try HFConfig.decode(editedConfig(["mlp_bias": "true"]))
+        #expect(!mlpOnly.attentionBias && mlpOnly.mlpBias)
+
+        // Per-block shapes and the flags together survive a round trip.
+        var pruned = LlamaConfig.uniform(vocabSize: 300, hidden: 48, layers: 2, heads: 6, kvHeads: 3, mlpHidden: 128, attentionBias: true)
+        pruned.blocks[1] = BlockShape(heads: 2, kvHeads: 1, mlpHidden: 40)
+        let text = String(decoding: try HFConfig.encode(pruned), as: UTF8.self)
+        #expect(text.contains(#"  "attention_bias": true,"#) && text.contains(#"  "mlp_bias": false,"#))
+        #expect(text.contains("prunescale_blocks"))
+        #expect(try HFConfig.decode(Data(text.utf8)) == pruned)
     }
 
     @Test func writesTransformersFieldsAndRoundTrips() throws {

@@ -6,10 +6,11 @@ import Testing
 
 /// The tiny test configuration: two blocks of different shapes, the second with GQA (4 query heads on
 /// 2 KV heads) and an attention width (16) unlike the residual width (8).
-func tinyConfig(tied: Bool, rope: RopeLayout = .halfSplit, vocab: Int = 17) -> LlamaConfig {
+func tinyConfig(tied: Bool, rope: RopeLayout = .halfSplit, vocab: Int = 17, attentionBias: Bool = false, mlpBias: Bool = false) -> LlamaConfig {
     LlamaConfig(vocabSize: vocab, hidden: 8, headDim: 4,
                 blocks: [BlockShape(heads: 2, kvHeads: 2, mlpHidden: 12), BlockShape(heads: 4, kvHeads: 2, mlpHidden: 6)],
-                ropeTheta: 10_000, ropeLayout: rope, normEps: 1e-5, tiedEmbeddings: tied, maxSequence: 16)
+                ropeTheta: 10_000, ropeLayout: rope, normEps: 1e-5, tiedEmbeddings: tied, maxSequence: 16,
+                attentionBias: attentionBias, mlpBias: mlpBias)
 }
 
 func randomTokens(_ n: Int, vocab: Int, _ rng: inout SeededRandom) -> [Int32] {

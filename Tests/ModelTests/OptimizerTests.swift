@@ -37,14 +37,16 @@ import Testing
         #expect(params[matrix + 1] == 0)
     }
 
-    @Test func embeddingsDecayButNormsDoNot() throws {
-        let layout = ParameterLayout(tinyConfig(tied: false))
+    @Test func embeddingsDecayButNormsAndBiasesDoNot() throws {
+        let layout = ParameterLayout(tinyConfig(tied: false, attentionBias: true, mlpBias: true))
         let params = FloatBuffer(count: layout.totalCount), grads = FloatBuffer(count: layout.totalCount)
         params.fill(1)
         AdamW(layout: layout, weightDecay: 0.5).step(params: params, grads: grads, lr: 0.1)
         for e in layout.entries {
-            #expect(abs(params[e.offset] - (e.isNorm ? 1 : 0.95)) < 1e-7, "\(e.name)")
+            #expect(abs(params[e.offset] - (e.decays ? 0.95 : 1)) < 1e-7, "\(e.name)")
+            #expect(e.decays == (e.shape.count == 2), "\(e.name): only matrices decay")
         }
+        #expect(layout.entries.contains { $0.isBias && !$0.decays })
     }
 
     @Test func clippingScalesTheNormToMaxNorm() {

@@ -32,6 +32,11 @@ import Testing
                                           BlockShape(heads: 2, kvHeads: 2, mlpHidden: 32)],
                                  ropeTheta: 100_000, ropeLayout: .interleaved, normEps: 1e-6, tiedEmbeddings: true, maxSequence: 64),
              batch: 2, seqLen: 20),
+        Case(name: "o_proj and down_proj biases, per-block shapes, GQA, untied",
+             config: LlamaConfig(vocabSize: 48, hidden: 32, headDim: 8,
+                                 blocks: [BlockShape(heads: 4, kvHeads: 2, mlpHidden: 40), BlockShape(heads: 2, kvHeads: 2, mlpHidden: 24)],
+                                 normEps: 1e-5, tiedEmbeddings: false, maxSequence: 64, attentionBias: true, mlpBias: true),
+             batch: 2, seqLen: 16),
         Case(name: "config S of the brief",
              config: .uniform(vocabSize: 256, hidden: 128, layers: 4, heads: 4, mlpHidden: 384, maxSequence: 128),
              batch: 4, seqLen: 64),
@@ -73,6 +78,11 @@ import Testing
 
         // A wider init than training uses, so attention and the MLP are far from uniform.
         let model = try LlamaModel(config: c.config, seed: 7, initStd: 0.2, threads: 1)
+        // Biases start at zero; random ones make their forward and gradients count.
+        var biasRNG = SeededRandom(seed: 13)
+        for e in model.layout.entries where e.isBias {
+            for j in 0..<e.count { model.params[e.offset + j] = Float(biasRNG.normal() * 0.2) }
+        }
         try Checkpoint.save(config: c.config, parameters: model.params.array, to: dir.appendingPathComponent("ckpt"))
 
         var rng = SeededRandom(seed: 11)

@@ -54,7 +54,7 @@ import Testing
         var rng = SeededRandom(seed: 10)
         var mask = [Float](repeating: 1, count: model.layout.totalCount)
         var masked = 0
-        for e in model.layout.entries where e.name.hasPrefix("model.layers.") && !e.isNorm {
+        for e in model.layout.entries where e.name.hasPrefix("model.layers.") && e.role == .matrix {
             for group in stride(from: 0, to: e.count, by: 4) {
                 // Drop two of every four consecutive weights (along the input dimension).
                 let first = Int(rng.next() % 4), second = (first + 1 + Int(rng.next() % 3)) % 4
@@ -137,17 +137,20 @@ import Testing
     }
 
     @Test func initialisationFollowsTheDocumentedRule() throws {
-        let model = try LlamaModel(config: tinyConfig(tied: false), seed: 4, threads: 1)
+        let model = try LlamaModel(config: tinyConfig(tied: false, attentionBias: true, mlpBias: true), seed: 4, threads: 1)
+        #expect(model.layout.entries.filter(\.isBias).count == 4)
         for e in model.layout.entries {
             let w = model.tensor(e.name).map(Double.init)
             if e.isNorm {
                 #expect(w.allSatisfy { $0 == 1 })
+            } else if e.isBias {
+                #expect(w.allSatisfy { $0 == 0 }, "\(e.name): biases start at zero, as in Hugging Face")
             } else {
                 let std = (w.map { $0 * $0 }.reduce(0, +) / Double(w.count)).squareRoot()
                 #expect(std > 0.012 && std < 0.03, "\(e.name) std \(std)")
             }
         }
-        let again = try LlamaModel(config: tinyConfig(tied: false), seed: 4, threads: 1)
+        let again = try LlamaModel(config: tinyConfig(tied: false, attentionBias: true, mlpBias: true), seed: 4, threads: 1)
         #expect(again.params.array == model.params.array)
     }
 }

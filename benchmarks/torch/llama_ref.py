@@ -1,6 +1,8 @@
 """PyTorch reference of PruneScale's Llama-style model (numerically Hugging Face LlamaForCausalLM).
 
-Plain PyTorch, float32 by default (float64 on request), no biases, no dropout, no `transformers`.
+Plain PyTorch, float32 by default (float64 on request), no dropout, no `transformers`. Biases only
+where PruneScale has them (FLAP's compensation): on o_proj with `attention_bias`, on down_proj with
+`mlp_bias`.
 Module names are chosen so that `named_parameters()` yields Hugging Face's tensor names:
 
     model.embed_tokens.weight                       [vocab, hidden]
@@ -8,9 +10,11 @@ Module names are chosen so that `named_parameters()` yields Hugging Face's tenso
     model.layers.{i}.self_attn.q_proj.weight        [heads*hd, hidden]
     model.layers.{i}.self_attn.{k,v}_proj.weight    [kv*hd, hidden]
     model.layers.{i}.self_attn.o_proj.weight        [hidden, heads*hd]
+    model.layers.{i}.self_attn.o_proj.bias          [hidden]          (attention_bias only)
     model.layers.{i}.post_attention_layernorm.weight [hidden]
     model.layers.{i}.mlp.{gate,up}_proj.weight      [ff, hidden]
     model.layers.{i}.mlp.down_proj.weight           [hidden, ff]
+    model.layers.{i}.mlp.down_proj.bias             [hidden]          (mlp_bias only)
     model.norm.weight                               [hidden]
     lm_head.weight                                  [vocab, hidden]   (absent when tied)
 
@@ -110,6 +114,8 @@ class Config:
     rope_layout: str = "half-split"  # or "interleaved"
     eps: float = 1e-5
     tied: bool = False
+    attention_bias: bool = False  # o_proj has a bias (HF's flag; q/k/v biases must be zero)
+    mlp_bias: bool = False  # down_proj has a bias (HF's flag; gate/up biases must be zero)
 
     @staticmethod
     def uniform(vocab, hidden, layers, heads, mlp_hidden, kv_heads=None, **kw):
@@ -121,8 +127,6 @@ class Config:
         "prunescale_blocks": [{"heads", "kv_heads", "mlp_hidden"}] and "prunescale_rope_layout"."""
         if d.get("hidden_act", "silu") != "silu":
             raise ValueError(f"config: hidden_act {d['hidden_act']!r} is not supported (silu only)")
-        if d.get("attention_bias") or d.get("mlp_bias"):
-            raise ValueError("config: attention_bias / mlp_bias are not supported")
         if d.get("rope_scaling") is not None:
             raise ValueError(f"config: rope_scaling {d['rope_scaling']!r} is not supported")
         hidden = int(d["hidden_size"])
@@ -153,7 +157,8 @@ class Config:
         c = Config(vocab=int(d["vocab_size"]), hidden=hidden, head_dim=head_dim, blocks=blocks,
                    rope_theta=float(d.get("rope_theta", 10000.0)), rope_layout=layout,
                    eps=float(d.get("rms_norm_eps", 1e-6)),  # HF's default when the key is absent
-                   tied=bool(d.get("tie_word_embeddings", False)))
+                   tied=bool(d.get("tie_word_embeddings", False)),
+                   attention_bias=bool(d.get("attention_bias", False)), mlp_bias=bool(d.get("mlp_bias", False)))
         c.validate()
         return c
 
@@ -163,7 +168,7 @@ class Config:
              "vocab_size": self.vocab, "hidden_size": self.hidden, "head_dim": self.head_dim,
              "num_hidden_layers": len(self.blocks), "num_attention_heads": h0, "num_key_value_heads": kv0,
              "intermediate_size": ff0, "rope_theta": self.rope_theta, "rms_norm_eps": self.eps,
-             "tie_word_embeddings": self.tied, "attention_bias": False, "mlp_bias": False,
+             "tie_word_embeddings": self.tied, "attention_bias": self.attention_bias, "mlp_bias": self.mlp_bias,
              "rope_scaling": None, "torch_dtype": "float32"}
         if any(b != self.blocks[0] for b in self.blocks):
             d["prunescale_blocks"] = [{"heads": h, "kv_heads": kv, "mlp_hidden": ff} for h, kv, ff in self.blocks]
@@ -188,13 +193,32 @@ class Config:
             s[p + "self_attn.k_proj.weight"] = [kv * hd, self.hidden]
             s[p + "self_attn.v_proj.weight"] = [kv * hd, self.hidden]
             s[p + "self_attn.o_proj.weight"] = [self.hidden, h * hd]
+            if self.attention_bias:
+                s[p + "self_attn.o_proj.bias"] = [self.hidden]
             s[p + "post_attention_layernorm.weight"] = [self.hidden]
             s[p + "mlp.gate_proj.weight"] = [ff, self.hidden]
             s[p + "mlp.up_proj.weight"] = [ff, self.hidden]
             s[p + "mlp.down_proj.weight"] = [self.hidden, ff]
+            if self.mlp_bias:
+                s[p + "mlp.down_proj.bias"] = [self.hidden]
         s["model.norm.weight"] = [self.hidden]
         if not self.tied:
             s["lm_head.weight"] = [self.vocab, self.hidden]
+        return s
+
+    def zero_biases(self):
+        """{HF name: shape} of the biases HF's Llama adds with attention_bias (q, k, v) and mlp_bias
+        (gate, up) that this model does not have: written as zeros, accepted only as zeros."""
+        s = {}
+        for i, (h, kv, ff) in enumerate(self.blocks):
+            p, hd = f"model.layers.{i}.", self.head_dim
+            if self.attention_bias:
+                s[p + "self_attn.q_proj.bias"] = [h * hd]
+                s[p + "self_attn.k_proj.bias"] = [kv * hd]
+                s[p + "self_attn.v_proj.bias"] = [kv * hd]
+            if self.mlp_bias:
+                s[p + "mlp.gate_proj.bias"] = [ff]
+                s[p + "mlp.up_proj.bias"] = [ff]
         return s
 
 
@@ -234,7 +258,7 @@ class Attention(nn.Module):
         self.q_proj = nn.Linear(c.hidden, heads * c.head_dim, bias=False)
         self.k_proj = nn.Linear(c.hidden, kv * c.head_dim, bias=False)
         self.v_proj = nn.Linear(c.hidden, kv * c.head_dim, bias=False)
-        self.o_proj = nn.Linear(heads * c.head_dim, c.hidden, bias=False)
+        self.o_proj = nn.Linear(heads * c.head_dim, c.hidden, bias=c.attention_bias)
 
     def forward(self, x, cos, sin, sdpa):
         B, T, _ = x.shape
@@ -259,7 +283,7 @@ class MLP(nn.Module):
         super().__init__()
         self.gate_proj = nn.Linear(c.hidden, ff, bias=False)
         self.up_proj = nn.Linear(c.hidden, ff, bias=False)
-        self.down_proj = nn.Linear(ff, c.hidden, bias=False)
+        self.down_proj = nn.Linear(ff, c.hidden, bias=c.mlp_bias)
 
     def forward(self, x):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
@@ -290,10 +314,12 @@ class Llama(nn.Module):
         self._rope = {}
 
     def init_weights(self, std=0.02, generator=None):
-        """Matrices ~ N(0, std), norm weights 1 (the benchmarks' init; parity loads weights instead)."""
+        """Matrices ~ N(0, std), norm weights 1, biases 0 (the benchmarks' init; parity loads weights instead)."""
         with torch.no_grad():
-            for p in self.parameters():
-                if p.dim() == 1:
+            for n, p in self.named_parameters():
+                if n.endswith(".bias"):
+                    p.zero_()
+                elif p.dim() == 1:
                     p.fill_(1.0)
                 else:
                     p.normal_(0.0, std, generator=generator)
@@ -331,7 +357,11 @@ def model_from_tensors(c, tensors, dtype=torch.float32, sdpa=False, strict_extra
     missing = [n for n in expected if n not in tensors]
     if missing:
         raise ValueError(f"checkpoint lacks {len(missing)} tensor(s): {', '.join(missing[:5])}")
-    extra = [n for n in tensors if n not in expected and not n.endswith(_IGNORED_SUFFIXES)
+    zero = c.zero_biases()
+    for n, shape in zero.items():
+        if n in tensors and (list(tensors[n].shape) != shape or bool((tensors[n] != 0).any())):
+            raise ValueError(f"tensor {n}: must be zeros of shape {shape} (only o_proj and down_proj may have biases)")
+    extra = [n for n in tensors if n not in expected and n not in zero and not n.endswith(_IGNORED_SUFFIXES)
              and not (c.tied and n == "lm_head.weight")]
     if extra:
         msg = f"checkpoint has {len(extra)} tensor(s) the config does not use: {', '.join(extra[:5])}"
@@ -362,5 +392,6 @@ def save(m, checkpoint_dir):
     os.makedirs(checkpoint_dir, exist_ok=True)
     with open(os.path.join(checkpoint_dir, "config.json"), "w") as f:
         json.dump(m.config.to_json(), f, indent=2)
-    write_safetensors(os.path.join(checkpoint_dir, "model.safetensors"),
-                      {n: p.detach().float() for n, p in m.named_parameters()}, {"format": "pt"})
+    tensors = {n: p.detach().float() for n, p in m.named_parameters()}
+    tensors.update({n: torch.zeros(shape) for n, shape in m.config.zero_biases().items()})  # for HF's loader
+    write_safetensors(os.path.join(checkpoint_dir, "model.safetensors"), tensors, {"format": "pt"})

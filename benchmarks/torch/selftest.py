@@ -4,11 +4,13 @@
     python3 benchmarks/torch/selftest.py            # prints PASS / FAIL lines, exits 1 on any failure
 
 1. If `transformers` is importable: LlamaForCausalLM on the same weights (half-split RoPE only,
-   since HF has no interleaved layout) -> loss and all gradients to 1e-5.
+   since HF has no interleaved layout) -> loss and all gradients to 1e-5; one config with
+   attention_bias and mlp_bias (random o/down biases, zero q/k/v/gate/up biases).
 2. Always: a naive, separately written float64 model (Python loops over sequences, positions,
    heads, key positions and RoPE pairs; scalar math for the angles; explicit log-sum-exp) on tiny
    configs -- vocab 11, hidden 8, two blocks of different shapes with GQA, both RoPE layouts, tied
-   and untied, plus a uniform HF-style config without head_dim. The reference (float32 and float64,
+   and untied, plus a uniform HF-style config without head_dim and one with o_proj and down_proj
+   biases. The reference (float32 and float64,
    explicit softmax and SDPA) must match its loss and every gradient (autograd through the loops)
    to 1e-5 relative.
 3. A central finite difference of the float64 reference along random directions (checks autograd).
@@ -94,12 +96,16 @@ def naive_loss(P, c, tokens):
                     outs[t][head] = sum((e[s] / z) * v[s][g * hd:(g + 1) * hd] for s in range(t + 1))
             for t in range(T):
                 xs[t] = xs[t] + P[p + "self_attn.o_proj.weight"] @ torch.cat(outs[t])
+                if c.attention_bias:
+                    xs[t] = xs[t] + P[p + "self_attn.o_proj.bias"]
             for t in range(T):
                 h = naive_rms(xs[t], P[p + "post_attention_layernorm.weight"], c.eps)
                 gate = P[p + "mlp.gate_proj.weight"] @ h
                 up = P[p + "mlp.up_proj.weight"] @ h
                 act = torch.stack([gate[j] / (1 + torch.exp(-gate[j])) * up[j] for j in range(FF)])
                 xs[t] = xs[t] + P[p + "mlp.down_proj.weight"] @ act
+                if c.mlp_bias:
+                    xs[t] = xs[t] + P[p + "mlp.down_proj.bias"]
         head_w = P["model.embed_tokens.weight"] if c.tied else P["lm_head.weight"]
         for t in range(T):
             logits = head_w @ naive_rms(xs[t], P["model.norm.weight"], c.eps)
@@ -115,7 +121,9 @@ def random_weights(c, seed):
     g = torch.Generator().manual_seed(seed)
     W = {}
     for n, shape in c.shapes().items():
-        if len(shape) == 1:
+        if n.endswith(".bias"):
+            W[n] = 0.3 * torch.randn(shape, generator=g, dtype=torch.float64)
+        elif len(shape) == 1:
             W[n] = 1.0 + 0.3 * torch.randn(shape, generator=g, dtype=torch.float64)
         else:
             W[n] = torch.randn(shape, generator=g, dtype=torch.float64) * (0.8 / math.sqrt(shape[1]))
@@ -134,6 +142,8 @@ def tiny_configs():
     hf = {"vocab_size": 11, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
           "num_key_value_heads": 1, "intermediate_size": 6, "rope_theta": 500.0, "rms_norm_eps": 1e-6}
     out.append(("uniform HF-style config (no head_dim, GQA 2:1, theta 500)", Config.from_json(hf)))
+    out.append(("per-block half-split untied, o_proj and down_proj biases",
+                Config(vocab=11, hidden=8, head_dim=4, blocks=blocks, eps=1e-5, attention_bias=True, mlp_bias=True)))
     return out
 
 
@@ -203,18 +213,21 @@ def check_transformers():
         return
     cases = [tiny_configs()[4]] + [
         (f"uniform half-split, head_dim 4 != hidden/heads, GQA 4:2, {'tied' if tied else 'untied'}",
-         Config(vocab=11, hidden=8, head_dim=4, blocks=[(4, 2, 12)] * 2, eps=1e-5, tied=tied)) for tied in (False, True)]
+         Config(vocab=11, hidden=8, head_dim=4, blocks=[(4, 2, 12)] * 2, eps=1e-5, tied=tied)) for tied in (False, True)] + [
+        ("uniform half-split, attention_bias and mlp_bias (random o/down biases, zero q/k/v/gate/up biases)",
+         Config(vocab=11, hidden=8, head_dim=4, blocks=[(4, 2, 12)] * 2, eps=1e-5, attention_bias=True, mlp_bias=True))]
     for label, c in cases:  # HF has neither interleaved RoPE nor per-block shapes
         h, kv, ff = c.blocks[0]
         hc = LlamaConfig(vocab_size=c.vocab, hidden_size=c.hidden, head_dim=c.head_dim, num_hidden_layers=len(c.blocks),
                          num_attention_heads=h, num_key_value_heads=kv, intermediate_size=ff, rope_theta=c.rope_theta,
                          rms_norm_eps=c.eps, tie_word_embeddings=c.tied, attention_dropout=0.0,
-                         attn_implementation="eager")
+                         attention_bias=c.attention_bias, mlp_bias=c.mlp_bias, attn_implementation="eager")
         hf = LlamaForCausalLM(hc).double().eval()
         W = random_weights(c, seed=11)
         sd = {n: w for n, w in W.items()}
         if c.tied:
             sd["lm_head.weight"] = W["model.embed_tokens.weight"]
+        sd.update({n: torch.zeros(shape, dtype=torch.float64) for n, shape in c.zero_biases().items()})
         res = hf.load_state_dict(sd, strict=False)
         missing = [n for n in res.missing_keys if "rotary_emb" not in n]
         if missing or res.unexpected_keys:
@@ -239,7 +252,7 @@ def run(args):
 
 def check_pipeline():
     with tempfile.TemporaryDirectory() as tmp:
-        for label, c in [tiny_configs()[0], tiny_configs()[3]]:
+        for label, c in [tiny_configs()[0], tiny_configs()[3], tiny_configs()[5]]:
             W = random_weights(c, seed=21)
             ckpt = os.path.join(tmp, "ckpt")
             llama_ref.save(llama_ref.model_from_tensors(c, W), ckpt)
@@ -286,6 +299,14 @@ def check_pipeline():
         llama_ref.write_safetensors(bad_batch, {"tokens": torch.full((2, 3), 11, dtype=torch.int32)})
         r = run([os.path.join(HERE, "parity.py"), ckpt, bad_batch, os.path.join(tmp, "x")])
         report(r.returncode == 2 and "vocab" in r.stderr, "parity.py refuses out-of-vocabulary tokens")
+        # The last checkpoint has biases: zero q/k/v/gate/up biases load, a non-zero one is refused.
+        saved, meta = llama_ref.read_safetensors(os.path.join(ckpt, "model.safetensors"))
+        report("model.layers.1.self_attn.q_proj.bias" in saved, "save() writes the zero q/k/v/gate/up biases HF expects")
+        bad = dict(saved)
+        bad["model.layers.1.self_attn.q_proj.bias"] = bad["model.layers.1.self_attn.q_proj.bias"] + 0.5
+        llama_ref.write_safetensors(os.path.join(ckpt, "model.safetensors"), bad, meta)
+        r = run([os.path.join(HERE, "parity.py"), ckpt, batch, os.path.join(tmp, "x")])
+        report(r.returncode == 2 and "q_proj.bias" in r.stderr, "parity.py refuses a non-zero q_proj.bias")
         with open(os.path.join(ckpt, "model.safetensors"), "r+b") as f:
             f.truncate(200)
         r = run([os.path.join(HERE, "parity.py"), ckpt, batch, os.path.join(tmp, "x")])

@@ -15,7 +15,9 @@ public enum Checkpoint {
     /// then reports the shape mismatch rather than loading a wrong model.
     ///
     /// `metadata` goes into the safetensors header; `"format": "pt"` is added unless given,
-    /// because transformers refuses safetensors files without a known format.
+    /// because transformers refuses safetensors files without a known format. With bias flags set,
+    /// the biases transformers expects but this engine lacks (`zeroBiases`) are written as zeros,
+    /// each right after its weight, so `LlamaForCausalLM` loads the folder without missing keys.
     public static func save(config: LlamaConfig, parameters: [Float], to directory: URL, metadata: [String: String] = [:]) throws {
         let configData = try HFConfig.encode(config)
         let layout = ParameterLayout(config)
@@ -29,8 +31,22 @@ public enum Checkpoint {
         }
         var meta = metadata
         if meta["format"] == nil { meta["format"] = "pt" }
-        let entries = layout.entries.map { SafeTensors.Entry(name: $0.name, shape: $0.shape, offset: $0.offset) }
-        try SafeTensors.write(entries, from: parameters, metadata: meta, to: directory.appendingPathComponent(weightsFileName))
+        let zeros = zeroBiases(config)
+        var entries: [SafeTensors.Entry] = []
+        var values = parameters
+        if !zeros.isEmpty {
+            // One run of zeros after the parameters serves every zero tensor.
+            let zeroStart = values.count
+            values += repeatElement(0, count: zeros.map(\.count).max()!)
+            let byWeight = Dictionary(uniqueKeysWithValues: zeros.map { (String($0.name.dropLast("bias".count)) + "weight", $0) })
+            for e in layout.entries {
+                entries.append(SafeTensors.Entry(name: e.name, shape: e.shape, offset: e.offset))
+                if let z = byWeight[e.name] { entries.append(SafeTensors.Entry(name: z.name, shape: [z.count], offset: zeroStart)) }
+            }
+        } else {
+            entries = layout.entries.map { SafeTensors.Entry(name: $0.name, shape: $0.shape, offset: $0.offset) }
+        }
+        try SafeTensors.write(entries, from: values, metadata: meta, to: directory.appendingPathComponent(weightsFileName))
         try AtomicFile.write(configData, to: directory.appendingPathComponent(configFileName))
     }
 
@@ -38,8 +54,10 @@ public enum Checkpoint {
     /// (F16/BF16/F64 tensors converted to float32) and the safetensors metadata.
     ///
     /// Every tensor of the layout must be present with its shape. Tolerated extras: a tied
-    /// `lm_head.weight` equal to the embedding (some tools write it) and the RoPE `inv_freq`
-    /// buffers older transformers versions saved. Anything else is an error naming the tensor.
+    /// `lm_head.weight` equal to the embedding (some tools write it), the RoPE `inv_freq`
+    /// buffers older transformers versions saved, and with a bias flag set the q/k/v (gate/up)
+    /// biases transformers pairs with it, if every value is exactly zero. Anything else is an
+    /// error naming the tensor.
     public static func load(from directory: URL) throws -> (config: LlamaConfig, parameters: [Float], metadata: [String: String]) {
         let fm = FileManager.default
         let dir = directory.path
@@ -79,9 +97,20 @@ public enum Checkpoint {
             }
         }
 
+        let zeros = Dictionary(uniqueKeysWithValues: zeroBiases(config).map { ($0.name, $0) })
         var unexpected: [String] = []
         for t in file.tensors where layout[t.name] == nil {
             if t.name.hasSuffix(".rotary_emb.inv_freq") { continue }
+            if let z = zeros[t.name] {
+                guard t.shape == [z.count] else {
+                    throw ModelError("\(source): tensor \(t.name) has shape \(t.shape) but \(configFileName) implies [\(z.count)]")
+                }
+                // A non-zero one would change the model's outputs and we cannot represent it.
+                guard try file.floats(t.name).allSatisfy({ $0 == 0 }) else {
+                    throw ModelError("\(source): \(z.short) of block \(z.block) is not zero; PruneScale supports biases only on o_proj and down_proj")
+                }
+                continue
+            }
             if t.name == "lm_head.weight", config.tiedEmbeddings {
                 let embedding = layout["model.embed_tokens.weight"]!
                 let same = try t.shape == embedding.shape
@@ -97,5 +126,23 @@ public enum Checkpoint {
             throw ModelError("\(source): unexpected tensor \(first)\(unexpected.count > 1 ? " and \(unexpected.count - 1) more" : "") that \(configFileName) does not call for")
         }
         return (config, parameters, file.metadata)
+    }
+
+    /// The biases transformers' Llama has under `attention_bias` (q, k, v) and `mlp_bias` (gate,
+    /// up) beside the o_proj / down_proj ones this engine keeps: saved as zeros, loaded only as zeros.
+    static func zeroBiases(_ c: LlamaConfig) -> [(block: Int, short: String, name: String, count: Int)] {
+        var out: [(block: Int, short: String, name: String, count: Int)] = []
+        for (i, b) in c.blocks.enumerated() {
+            var list: [(String, Int)] = []
+            if c.attentionBias {
+                list += [("self_attn.q_proj", b.heads * c.headDim), ("self_attn.k_proj", b.kvHeads * c.headDim), ("self_attn.v_proj", b.kvHeads * c.headDim)]
+            }
+            if c.mlpBias { list += [("mlp.gate_proj", b.mlpHidden), ("mlp.up_proj", b.mlpHidden)] }
+            for (module, n) in list {
+                let short = String(module.split(separator: ".").last!) + ".bias"
+                out.append((i, short, "model.layers.\(i).\(module).bias", n))
+            }
+        }
+        return out
     }
 }

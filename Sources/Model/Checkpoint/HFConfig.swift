@@ -12,9 +12,14 @@ import Foundation
 /// wrong model. The interleaved RoPE layout is recorded as `"prunescale_rope_layout":
 /// "interleaved"` (absent means Hugging Face's half-split).
 ///
+/// Biases: `attention_bias` / `mlp_bias` are transformers' flags and set `attentionBias` /
+/// `mlpBias`. In transformers they put biases on q, k, v and o (gate, up and down); this engine has
+/// them on o_proj and down_proj only, so `Checkpoint` writes the others as zeros and refuses
+/// non-zero ones.
+///
 /// Reading: tolerates everything transformers adds (`bos_token_id`, `rope_scaling: null`,
-/// `attention_bias: false`, `use_cache`, …) and rejects, in words, what this engine cannot run:
-/// biases, RoPE scaling, activations other than SiLU, other architectures. Missing optional fields
+/// `use_cache`, …) and rejects, in words, what this engine cannot run: RoPE scaling, activations
+/// other than SiLU, other architectures. Missing optional fields
 /// take transformers' `LlamaConfig` defaults (`head_dim` = hidden_size / num_attention_heads,
 /// `rms_norm_eps` 1e-6, `rope_theta` 10000, `tie_word_embeddings` false, 2048 positions).
 public enum HFConfig {
@@ -31,14 +36,14 @@ public enum HFConfig {
         let heads = first?.heads ?? max(1, c.hidden / c.headDim)
         var o = JSONObject()
         o["architectures"] = .array([.string(architecture)])
-        o["attention_bias"] = .bool(false)
+        o["attention_bias"] = .bool(c.attentionBias)
         o["attention_dropout"] = .number(0.0)
         o["head_dim"] = .number(c.headDim)
         o["hidden_act"] = .string("silu")
         o["hidden_size"] = .number(c.hidden)
         o["intermediate_size"] = .number(first?.mlpHidden ?? 0)
         o["max_position_embeddings"] = .number(c.maxSequence)
-        o["mlp_bias"] = .bool(false)
+        o["mlp_bias"] = .bool(c.mlpBias)
         o["model_type"] = .string("llama")
         o["num_attention_heads"] = .number(heads)
         o["num_hidden_layers"] = .number(c.blocks.count)
@@ -122,8 +127,6 @@ public enum HFConfig {
         if let act = try string("hidden_act"), act != "silu", act != "swish" {
             throw fail("hidden_act \"\(act)\" is not supported (only silu, for SwiGLU)")
         }
-        if try bool("attention_bias", default: false) { throw fail("attention_bias true is not supported (no biases in attention)") }
-        if try bool("mlp_bias", default: false) { throw fail("mlp_bias true is not supported (no biases in the MLP)") }
         func plainRope(_ key: String) throws -> JSONObject? {
             guard let v = given(key) else { return nil }
             guard let s = v.object else { throw fail("\(key) must be an object or null, not \(v.summary)") }
@@ -186,7 +189,9 @@ public enum HFConfig {
                             ropeTheta: theta, ropeLayout: layout,
                             normEps: try double("rms_norm_eps", default: 1e-6),
                             tiedEmbeddings: try bool("tie_word_embeddings", default: false),
-                            maxSequence: try int("max_position_embeddings", default: 2048))
+                            maxSequence: try int("max_position_embeddings", default: 2048),
+                            attentionBias: try bool("attention_bias", default: false),
+                            mlpBias: try bool("mlp_bias", default: false))
         do { try c.validate() } catch let e as ModelError { throw fail(e.message) }
         return c
     }

@@ -1,0 +1,90 @@
+import Foundation
+import Model
+import Tensor
+import Training
+
+/// A whole `prunescale prune` run as a library call: load a checkpoint, draw the calibration
+/// windows, prune, score source and result on the eval split, and save the result with its
+/// `pruning.json`.
+public struct PruningJob {
+    public enum CalibrationSource {
+        /// Seeded windows of a corpus split (default: the pre-training split).
+        case split(TokenFile, DataSplit, corpus: String)
+        /// A text file or a directory of `.txt` files, byte-tokenised.
+        case text(String)
+    }
+
+    public static let reportFileName = "pruning.json"
+
+    public var model: URL
+    public var request: PruningRequest
+    public var calibration: CalibrationSource
+    public var calibrationWindows = 32
+    /// Window length; nil: the length the checkpoint was trained at, else 256.
+    public var sequenceLength: Int?
+    /// Eval split to score before and after pruning (nil: skip).
+    public var eval: TokenFile?
+    public var evalTokens = 65_536
+
+    public init(model: URL, request: PruningRequest, calibration: CalibrationSource) {
+        self.model = model
+        self.request = request
+        self.calibration = calibration
+    }
+
+    public struct Result {
+        public var outcome: PruningOutcome
+        /// Metadata for the pruned checkpoint: n0 and loss0 of the model before pruning (carried
+        /// over when the source was itself pruned), so post-training records describe the base.
+        public var metadata: [String: String]
+    }
+
+    public func run(threads: Int = Parallel.defaultThreads, log: (String) -> Void = { _ in }) throws -> Result {
+        let loaded = try Checkpoint.load(from: model)
+        let c = loaded.config
+        let T = min(sequenceLength ?? TrainingData.trainedSequenceLength(model) ?? 256, c.maxSequence)
+        let cal: CalibrationSet
+        switch calibration {
+        case .split(let file, let split, let corpus):
+            cal = try CalibrationSet.fromSplit(file, split: split, corpus: corpus, windows: calibrationWindows, sequenceLength: T, seed: request.seed)
+        case .text(let path):
+            cal = try CalibrationSet.fromText(path: path, windows: calibrationWindows, sequenceLength: T, seed: request.seed)
+        }
+        if let bad = cal.inputs.first(where: { Int($0) >= c.vocabSize }) {
+            throw PruningError("\(cal.source): token id \(bad) is outside the model's vocabulary of \(c.vocabSize)")
+        }
+        log("\(model.path): \(ParameterCounts(c).nonEmbedding) non-embedding parameters in \(c.blocks.count) blocks; calibration \(cal.windows) x \(T) tokens from \(cal.source)")
+
+        var evalBefore: Double?
+        if let eval {
+            let m = try LlamaModel(config: c, parameters: loaded.parameters, threads: threads)
+            evalBefore = try Evaluator.evaluate(m, file: eval, sequenceLength: T, batchSize: request.batchSize, maxTokens: evalTokens).loss
+        }
+        var outcome = try StructuredPruner.run(request, config: c, parameters: loaded.parameters, calibration: cal, threads: threads, log: log)
+        if let eval {
+            let m = try LlamaModel(config: outcome.config, parameters: outcome.parameters, threads: threads)
+            let r = try Evaluator.evaluate(m, file: eval, sequenceLength: T, batchSize: request.batchSize, maxTokens: evalTokens)
+            outcome.report.evalLossBefore = evalBefore
+            outcome.report.evalLossAfter = r.loss
+            outcome.report.evalTokens = r.tokens
+            log(String(format: "eval loss %.4f -> %.4f on %d tokens", evalBefore ?? .nan, r.loss, r.tokens))
+        }
+        outcome.report.peakMemoryBytes = peakResidentBytes()
+
+        var metadata: [String: String] = [:]
+        let n0 = Trainer.metadataValue(Trainer.n0Keys, in: loaded.metadata).map { Int($0) } ?? ParameterCounts(c).nonEmbedding
+        metadata["n0"] = String(n0)
+        if let l0 = Trainer.metadataValue(Trainer.loss0Keys, in: loaded.metadata) ?? evalBefore { metadata["loss0"] = String(l0) }
+        metadata["prunescale.pruning"] = "\(outcome.report.structure.rawValue):\(outcome.report.method)"
+        return Result(outcome: outcome, metadata: metadata)
+    }
+
+    /// Writes the pruned checkpoint and `pruning.json` into `directory`.
+    public static func save(_ result: Result, to directory: URL) throws {
+        try Checkpoint.save(config: result.outcome.config, parameters: result.outcome.parameters, to: directory, metadata: result.metadata)
+        let url = directory.appendingPathComponent(reportFileName)
+        do { try result.outcome.report.json().write(to: url, options: .atomic) } catch {
+            throw PruningError("\(url.path): cannot write: \(error.localizedDescription)")
+        }
+    }
+}
