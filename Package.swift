@@ -58,6 +58,6 @@ let package = Package(
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Model", "Tensor", "Randomness", "Training"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
         // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
-        .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw"]),
+        .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw", "Model"]),
     ]
 )

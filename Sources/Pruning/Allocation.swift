@@ -16,8 +16,9 @@ public struct WidthScores: Sendable, Equatable, Codable {
 
 /// How a width rate is spread over the blocks.
 public enum WidthAllocation: Sendable, Equatable {
-    /// Every block loses the same fraction of its attention and of its MLP (LLM-Pruner, Wanda-sp,
-    /// Minitron with a fixed architecture): scores only compare units within one block.
+    /// Every block loses the same fraction of its attention (rounded down to whole slots) and its MLP
+    /// makes up the rest of the block's share (LLM-Pruner, Wanda-sp, Minitron with a fixed
+    /// architecture): scores only compare units within one block.
     case uniform
     /// One ranking over the whole model, after standardising head scores and neuron scores
     /// separately across all blocks (FLAP's adaptive structure search): blocks end up pruned unevenly.
@@ -134,7 +135,7 @@ public enum WidthAllocator {
         return UnitSelection(blocks: blocks, hiddenChannels: nil)
     }
 
-    /// Block `l` aims at `rates[l]` of its own parameters: attention units by rounding, the rest in
+    /// Block `l` aims at `rates[l]` of its own parameters: attention units rounded down, the rest in
     /// neurons; then neurons are added or taken back, largest remainders first, until the total
     /// meets the overall target within half a neuron.
     static func fillPerBlock(_ rates: [Double], c: LlamaConfig, attention: [AttentionUnits], target: Double,
@@ -144,7 +145,9 @@ public enum WidthAllocator {
         var want = [Double](repeating: 0, count: c.blocks.count)
         for l in c.blocks.indices {
             let a = attention[l], units = a.removals.count + 1  // heads per group (r > 1) or heads (r = 1)
-            slots[l] = min(a.removals.count, Int((rates[l] * Double(units)).rounded()))
+            // Rounded down: an attention slot is coarse (under GQA with r = 2 it is half the heads),
+            // so attention loses slots only as far as the rate fully covers them; neurons fill the rest.
+            slots[l] = min(a.removals.count, Int((rates[l] * Double(units)).rounded(.down)))
             want[l] = rates[l] * Double(perBlock[l])
         }
         // Scale the neuron shares so the blocks' wants add up to the overall target.

@@ -62,7 +62,7 @@ private func removedParameters(_ s: UnitSelection, _ c: LlamaConfig) -> Int {
         let removed = Double(removedParameters(out.selection, c)), target = rate * Double(ParameterCounts(c).nonEmbedding)
         #expect(abs(removed - target) <= Double(3 * c.hidden), "removed \(removed), target \(target)")
         #expect(out.rounds == Int((rate / 0.15).rounded(.up)))  // the last round trimmed
-        #expect(out.notes.count == out.rounds && lines > out.rounds * 24)
+        #expect(out.notes.count == out.rounds && lines >= out.rounds * 2)  // progress: a prior line and sub-model lines every round
         #expect(out.calibrationLossBefore.isFinite)
         // Scores: one per unit, finite.
         #expect(out.scores.heads.map(\.count) == c.blocks.map(\.heads) && out.scores.neurons.map(\.count) == c.blocks.map(\.mlpHidden))
