@@ -82,6 +82,7 @@ public struct PruningJob {
     /// Writes the pruned checkpoint and `pruning.json` into `directory`.
     public static func save(_ result: Result, to directory: URL) throws {
         try Checkpoint.save(config: result.outcome.config, parameters: result.outcome.parameters, to: directory, metadata: result.metadata)
+        if let mask = result.outcome.mask { try MaskFile.save(mask, layout: ParameterLayout(result.outcome.config), to: directory) }
         let url = directory.appendingPathComponent(reportFileName)
         do { try result.outcome.report.json().write(to: url, options: .atomic) } catch {
             throw PruningError("\(url.path): cannot write: \(error.localizedDescription)")

@@ -249,6 +249,8 @@ public final class Trainer {
         meta["prunescale.step"] = "\(state.step)"
         meta["prunescale.tokens"] = "\(state.tokens)"
         try Checkpoint.save(config: model.config, parameters: model.params.array, to: directory, metadata: meta)
+        // The mask travels with the weights (and a stale one is removed when there is none).
+        try MaskFile.save(model.mask?.array ?? [], layout: model.layout, to: directory)
         let P = model.layout.totalCount
         let entries = [SafeTensors.Entry(name: "exp_avg", shape: [P], offset: 0), SafeTensors.Entry(name: "exp_avg_sq", shape: [P], offset: P)]
         try SafeTensors.write(entries, from: optimizer.m.array + optimizer.v.array,
@@ -287,6 +289,7 @@ public final class Trainer {
             throw TrainingError("\(dirPath): the weights are from step \(ckpt.metadata["prunescale.step"] ?? "?") but \(stateFileName) from step \(state.step) (interrupted save?)")
         }
         let model = try LlamaModel(config: ckpt.config, parameters: ckpt.parameters, threads: threads)
+        if let mask = try MaskFile.load(from: directory, layout: model.layout) { model.setMask(mask) }
         let trainer = try Trainer(model: model, state: state, train: train, eval: eval, progress: progress)
         var meta = ckpt.metadata
         for k in ["format", "prunescale.run", "prunescale.step", "prunescale.tokens"] { meta[k] = nil }

@@ -29,10 +29,13 @@ public enum TrainingData {
         return try TokenizedCorpus.prepare(corpus: Corpus(directory: dir), tokenizer: ByteTokenizer(), cache: cache).corpus
     }
 
-    /// A checkpoint as a ready model, with its safetensors metadata.
+    /// A checkpoint as a ready model, with its safetensors metadata. A sparse checkpoint's
+    /// `mask.safetensors` is applied, so training keeps its pruned weights at zero.
     public static func loadModel(_ directory: URL, threads: Int = Parallel.defaultThreads) throws -> (model: LlamaModel, metadata: [String: String]) {
         let c = try Checkpoint.load(from: directory)
-        return (try LlamaModel(config: c.config, parameters: c.parameters, threads: threads), c.metadata)
+        let model = try LlamaModel(config: c.config, parameters: c.parameters, threads: threads)
+        if let mask = try MaskFile.load(from: directory, layout: model.layout) { model.setMask(mask) }
+        return (model, c.metadata)
     }
 
     /// The sequence length a checkpoint was trained at (its trainer state), if it has one.

@@ -156,7 +156,7 @@ struct PruneCommand: ParsableCommand {
             if let p = r.pattern, let masked = r.maskedMatrices { print("pattern \(p) on \(masked.count) matrices; non-zero non-embedding parameters \(r.nonZeroAfter.nonEmbedding)") }
             if !r.removedBlocks.isEmpty { print("removed blocks: \(r.removedBlocks.map(String.init).joined(separator: ", "))") }
             print(String(format: "wall %.2f s, peak memory %.1f MB", r.wallSeconds, Double(r.peakMemoryBytes) / 1e6))
-            print("wrote \(out)/: config.json, model.safetensors, \(PruningJob.reportFileName)")
+            print("wrote \(out)/: config.json, model.safetensors, " + (result.outcome.mask != nil ? "\(MaskFile.fileName), " : "") + PruningJob.reportFileName)
         }
     }
 }

@@ -89,3 +89,39 @@ import Testing
         }
     }
 }
+
+@Suite(.serialized) struct SparsePostTrainingCLITests {
+    /// A 2:4 checkpoint carries its mask, and `prunescale train` keeps exactly the masked weights at
+    /// zero while the others move; the trained checkpoint carries the mask on.
+    @Test func trainingKeepsTheTwoFourMask() throws {
+        let f = try PruneCLITests.fixture()
+        defer { try? FileManager.default.removeItem(at: f.dir) }
+        let pruned = f.dir.appendingPathComponent("pruned")
+        let r = try CLI.run(["prune", "--model", f.model.path, "--out", pruned.path, "--calibration", f.text.path, "--calibration-windows", "4",
+                             "--seq", "32", "--eval-tokens", "0", "--threads", "1", "--pattern", "2:4", "--method", "sparsegpt"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: pruned.appendingPathComponent(MaskFile.fileName).path))
+        // A small corpus directory: enough 4 KiB chunks for all three splits.
+        let corpus = f.dir.appendingPathComponent("corpus")
+        try FileManager.default.createDirectory(at: corpus, withIntermediateDirectories: true)
+        var text = ""
+        for i in 0..<4000 { text += "Line \(i): when \(i % 7) stars and \(i % 11) moons align, the \(i % 5 == 0 ? "king" : "fool") speaks.\n" }
+        try text.write(to: corpus.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
+        let trained = f.dir.appendingPathComponent("trained")
+        let t = try CLI.run(["train", "--model", pruned.path, "--out", trained.path, "--tokens", "4096", "--batch", "4", "--seq", "32",
+                             "--eval-tokens", "256", "--eval-points", "2", "--lr", "1e-2", "--corpus", corpus.path,
+                             "--cache", f.dir.appendingPathComponent("cache").path, "--threads", "1"])
+        #expect(t.status == 0, "\(t.stderr)")
+        let before = try Checkpoint.load(from: pruned), after = try Checkpoint.load(from: trained)
+        let mask = try #require(try MaskFile.load(from: pruned, layout: ParameterLayout(before.config)))
+        #expect(try MaskFile.load(from: trained, layout: ParameterLayout(after.config)) == mask)
+        var moved = 0
+        for k in mask.indices {
+            if mask[k] == 0 { #expect(after.parameters[k] == 0) } else if after.parameters[k] != before.parameters[k] { moved += 1 }
+        }
+        #expect(moved > mask.count / 4, "training should move the kept weights (\(moved) moved)")
+        // The records' rho is the masked share.
+        let records = try String(contentsOf: trained.appendingPathComponent("records.csv"), encoding: .utf8)
+        #expect(records.contains("rho"))
+    }
+}

@@ -184,3 +184,26 @@ func checkpointTestParameters(_ count: Int, seed: UInt32 = 1) -> [Float] {
         #expect(checkpointErrorMessage { _ = try Checkpoint.load(from: dir) }?.contains("no config.json") == true)
     }
 }
+
+@Suite struct MaskFileTests {
+    @Test func masksRoundTripAndAreValidated() throws {
+        let c = tinyConfig(tied: false)
+        let layout = ParameterLayout(c)
+        var mask = [Float](repeating: 1, count: layout.totalCount)
+        let q = layout["model.layers.1.self_attn.q_proj.weight"]!
+        for k in stride(from: q.offset, to: q.offset + q.count, by: 2) { mask[k] = 0 }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prunescale-mask-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try MaskFile.save(mask, layout: layout, to: dir)
+        let file = try SafeTensors(contentsOf: dir.appendingPathComponent(MaskFile.fileName))
+        #expect(file.tensors.map(\.name) == [q.name], "only masked tensors are stored")
+        #expect(try MaskFile.load(from: dir, layout: layout) == mask)
+        // A mask for another model's shapes is refused with the file named.
+        let other = ParameterLayout(LlamaConfig.uniform(vocabSize: 17, hidden: 8, layers: 2, heads: 1, mlpHidden: 6))
+        #expect(throws: ModelError.self) { try MaskFile.load(from: dir, layout: other) }
+        // No zeros: the file goes away.
+        try MaskFile.save([], layout: layout, to: dir)
+        #expect(try MaskFile.load(from: dir, layout: layout) == nil)
+    }
+}
