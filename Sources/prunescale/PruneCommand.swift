@@ -13,8 +13,8 @@ struct PruneCommand: ParsableCommand {
             --rate is the fraction of non-embedding parameters to remove; the result meets it \
             within one unit's worth (a block for depth, an MLP neuron for width) and pruning.json \
             reports the exact counts before and after, per block. Width pruning removes attention \
-            heads (whole KV groups' worth of query heads under grouped-query attention) and MLP \
-            neurons, giving genuinely smaller matrices.
+            heads (under grouped-query attention one query head from every KV group at once, so \
+            the groups stay equal) and MLP neurons, giving genuinely smaller matrices.
 
             Depth methods:
             \(DepthMethod.allCases.map { "  \($0.rawValue): \($0.summary)" }.joined(separator: "\n"))
@@ -32,8 +32,8 @@ struct PruneCommand: ParsableCommand {
             are scored on the first --eval-tokens of the eval split (0: skip).
 
             Writes into --out (all or nothing): config.json, model.safetensors (metadata n0 and \
-            loss0 describe the model before pruning, for `prunescale train`'s records) and \
-            pruning.json (method, options, seed, parameter counts, kept units, scores, losses, \
+            loss0 describe the model before pruning, for `prunescale train`'s records), for N:M \
+            mask.safetensors (the fixed masks `prunescale train` keeps), and pruning.json (method, options, seed, parameter counts, kept units, scores, losses, \
             wall time, peak memory).
 
             Examples:
