@@ -318,6 +318,13 @@ public final class LlamaModel {
 
     public func zeroGrad() { grads.zero() }
 
+    /// Frees the activation buffers (the next forward allocates them again; a backward needs a new
+    /// forward). A caller done with this model while another runs keeps peak memory at one model's.
+    public func releaseActivations() {
+        acts = nil
+        backwardReady = false
+    }
+
     /// Adds `d(lossScale * loss)/dparams` of the last forward (which needs targets) into `grads`.
     /// For gradient accumulation over k micro-batches pass `lossScale = 1/k`. Consumes the saved
     /// state: a second `backward()` needs a new `forward`.

@@ -158,6 +158,8 @@ public enum StructuredPruner {
             }
         }
 
+        // The source model is done: free its activations before the pruned model allocates its own.
+        model.releaseActivations()
         let cut = try flapStatistics.map { try BiasCompensation.apply(selection, config: config, parameters: parameters, statistics: $0) }
             ?? Surgery.apply(selection, config: config, parameters: parameters)
         let pruned = try LlamaModel(config: cut.config, parameters: cut.parameters, threads: threads)

@@ -65,6 +65,7 @@ public enum SemiStructuredPruner {
             }
         }
         let pruned = model.params.array
+        model.releaseActivations()
         let check = try LlamaModel(config: c, parameters: pruned, threads: threads)
         let lossAfter = check.calibrationLoss(cal, batchSize: B)
         let counts = ParameterCounts(c)
