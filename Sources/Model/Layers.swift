@@ -206,13 +206,6 @@ public enum Layers {
 
     // MARK: Causal self-attention with grouped-query heads
 
-    /// Query rows per block in the causal attention kernels: block `i` (rows `[i*bq, (i+1)*bq)`) only
-    /// multiplies against keys `0..<(i+1)*bq`, so the blocks above the diagonal are never computed
-    /// (T = 128: 75 % of the full T x T products, T = 256: 62.5 %). 64 measured a little faster than 32
-    /// on configs S and M. Short sequences use 16-row blocks, so the parity tests (T = 20, 24, 64)
-    /// run the blocked path, ragged last block included.
-    static func attentionBlockRows(seqLen T: Int) -> Int { T <= 16 ? T : (T <= 64 ? 16 : 64) }
-
     /// Runs `body` with OpenBLAS on one thread when our own workers are parallel (`threads > 1`), so
     /// the BLAS calls made from our workers don't oversubscribe the cores; restores the BLAS thread
     /// count after. (OpenBLAS's results do not depend on its thread count.)
@@ -226,10 +219,13 @@ public enum Layers {
     }
 
     /// `out[b, t, h] = sum_s softmax_s(q_{b,t,h} . k_{b,s,g} / sqrt(d)) v_{b,s,g}` over `s <= t`, with
-    /// `g = h / (heads / kvHeads)`. `q, out: [B*T, heads*d]`; `k, v: [B*T, kvHeads*d]`;
-    /// `probs: [B, heads, T, T]` receives the attention weights of `s <= t`, with exact zeros for
-    /// `t < s` inside each diagonal block; entries of blocks above the diagonal are not written
-    /// (and never read by `attentionBackward`).
+    /// `g = h / (heads / kvHeads)`. `q, out: [B*T, heads*d]`; `k, v: [B*T, kvHeads*d]`.
+    /// `probs: [B, heads, T, T]` holds what `attentionBackward` needs, in a form that depends on the
+    /// build (see `Attention.tiledKernelsPreferred`): with the tiled kernels, each (b, h) slice's
+    /// first `2T` floats receive the rows' score maxima and inverse exponential sums (the backward
+    /// recomputes the probabilities from them, bit for bit) and the rest is not touched; with the
+    /// per-block BLAS path, the attention weights of `s <= t`, with exact zeros for `t < s` inside
+    /// each diagonal block and entries of blocks above the diagonal not written.
     public static func attentionForward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                                         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                         batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim d: Int, threads: Int = 1) {
@@ -244,37 +240,21 @@ public enum Layers {
                                         q: UnsafePointer<Float>, qStride qw: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                         kvStride kw: Int, batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim d: Int,
                                         threads: Int = 1) {
-        let group = heads / kvHeads
-        let scale = 1 / Float(d).squareRoot()
-        let bq = attentionBlockRows(seqLen: T)
-        withSingleThreadedBLAS(if: threads > 1 && batch * heads > 1) {
-            Parallel.forEach(batch * heads, threads: threads) { item in
-                let b = item / heads, h = item % heads, g = h / group
-                let p = probs + item * T * T
-                let qb = q + b * T * qw + h * d, kb = k + b * T * kw + g * d, vb = v + b * T * kw + g * d
-                let ob = out + b * T * ow + h * d
-                var r0 = 0
-                while r0 < T {
-                    let r1 = min(T, r0 + bq), m = r1 - r0
-                    // Scores of rows r0..<r1 against keys 0..<r1.
-                    BLAS.sgemm(transA: false, transB: true, m: m, n: r1, k: d, alpha: scale, a: qb + r0 * qw, lda: qw, b: kb, ldb: kw,
-                               beta: 0, c: p + r0 * T, ldc: T)
-                    for t in r0..<r1 {
-                        let row = p + t * T
-                        Kernels.softmaxInPlace(row, count: t + 1)
-                        if t + 1 < r1 { (row + t + 1).update(repeating: 0, count: r1 - t - 1) }
-                    }
-                    BLAS.sgemm(transA: false, transB: false, m: m, n: d, k: r1, a: p + r0 * T, lda: T, b: vb, ldb: kw, beta: 0,
-                               c: ob + r0 * ow, ldc: ow)
-                    r0 = r1
-                }
-            }
+        guard batch > 0, T > 0, heads > 0, d > 0 else { return }
+        if Attention.tiledKernelsPreferred {
+            tiledAttentionForward(out: out, outStride: ow, probs: probs, q: q, qStride: qw, k: k, v: v, kvStride: kw,
+                                  batch: batch, seqLen: T, heads: heads, kvHeads: kvHeads, headDim: d, threads: threads)
+        } else {
+            blockedAttentionForward(out: out, outStride: ow, probs: probs, q: q, qStride: qw, k: k, v: v, kvStride: kw,
+                                    batch: batch, seqLen: T, heads: heads, kvHeads: kvHeads, headDim: d, threads: threads)
         }
     }
 
-    /// Gradients of `attentionForward`: overwrites `dq`, `dk`, `dv`. `scratch` has the size of `probs`.
-    /// Work is split by (batch, KV head) so each item owns its `dk`/`dv` slice and sums the query heads
-    /// of its group and the query blocks in a fixed order (deterministic for any thread count).
+    /// Gradients of `attentionForward` (`probs` as it left it): overwrites `dq`, `dk`, `dv`. `scratch`
+    /// has the size of `probs` (only the per-block BLAS path uses it: the tiled kernels keep the
+    /// probabilities and score gradients in each worker's own buffer). Work is split by (batch, KV
+    /// head) so each item owns its `dk`/`dv` slice and sums the query heads of its group in a fixed
+    /// order (deterministic for any thread count).
     public static func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                                          scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, probs: UnsafePointer<Float>,
                                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -291,6 +271,119 @@ public enum Layers {
                                          probs: UnsafePointer<Float>, q: UnsafePointer<Float>, qStride qw: Int,
                                          k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride kw: Int,
                                          batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim d: Int, threads: Int = 1) {
+        guard batch > 0, T > 0, heads > 0, d > 0 else { return }
+        if Attention.tiledKernelsPreferred {
+            tiledAttentionBackward(dq: dq, dk: dk, dv: dv, dout: dout, outStride: ow, probs: probs, q: q, qStride: qw, k: k, v: v,
+                                   kvStride: kw, batch: batch, seqLen: T, heads: heads, kvHeads: kvHeads, headDim: d, threads: threads)
+        } else {
+            blockedAttentionBackward(dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dout, outStride: ow, probs: probs, q: q, qStride: qw,
+                                     k: k, v: v, kvStride: kw, batch: batch, seqLen: T, heads: heads, kvHeads: kvHeads, headDim: d,
+                                     threads: threads)
+        }
+    }
+
+    // MARK: Attention: tiled kernels (builds with AVX2 + FMA)
+
+    /// One (batch, head) pair per work item (`Attention.headForward`: scores, causal softmax and the
+    /// weighted sum of values in 4-row tiles, keys `0...t` only); the items are split into one
+    /// contiguous range per worker, each with its own work space. Saves each head's row state in the
+    /// first `Attention.stateCount` floats of its `T x T` slice of `probs`.
+    static func tiledAttentionForward(out: UnsafeMutablePointer<Float>, outStride ow: Int, probs: UnsafeMutablePointer<Float>,
+                                      q: UnsafePointer<Float>, qStride qw: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                      kvStride kw: Int, batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim d: Int, threads: Int) {
+        let group = heads / kvHeads
+        let scale = 1 / Float(d).squareRoot()
+        let workCount = Attention.forwardWorkspace(seqLen: T, headDim: d)
+        Parallel.forRanges(batch * heads, threads: threads, grain: 1) { items in
+            let work = UnsafeMutablePointer<Float>.allocate(capacity: workCount)
+            defer { work.deallocate() }
+            for item in items {
+                let b = item / heads, h = item % heads, g = h / group
+                Attention.headForward(out: out + b * T * ow + h * d, outStride: ow, state: probs + item * T * T,
+                                      q: q + b * T * qw + h * d, qStride: qw, k: k + b * T * kw + g * d, v: v + b * T * kw + g * d,
+                                      kvStride: kw, seqLen: T, headDim: d, scale: scale, work: work)
+            }
+        }
+    }
+
+    /// One (batch, KV head) per work item (`Attention.groupBackward`), contiguous ranges per worker.
+    static func tiledAttentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                                       dout: UnsafePointer<Float>, outStride ow: Int, probs: UnsafePointer<Float>,
+                                       q: UnsafePointer<Float>, qStride qw: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                       kvStride kw: Int, batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim d: Int, threads: Int) {
+        let group = heads / kvHeads
+        let scale = 1 / Float(d).squareRoot()
+        let workCount = Attention.backwardWorkspace(seqLen: T, headDim: d)
+        Parallel.forRanges(batch * kvHeads, threads: threads, grain: 1) { items in
+            let work = UnsafeMutablePointer<Float>.allocate(capacity: workCount)
+            defer { work.deallocate() }
+            for item in items {
+                let b = item / kvHeads, g = item % kvHeads, h0 = g * group
+                Attention.groupBackward(dq: dq + b * T * qw + h0 * d, dk: dk + b * T * kw + g * d, dv: dv + b * T * kw + g * d,
+                                        dout: dout + b * T * ow + h0 * d, outStride: ow, state: probs + (b * heads + h0) * T * T,
+                                        stateStride: T * T, heads: group, q: q + b * T * qw + h0 * d, qStride: qw,
+                                        k: k + b * T * kw + g * d, v: v + b * T * kw + g * d, kvStride: kw,
+                                        seqLen: T, headDim: d, scale: scale, work: work)
+            }
+        }
+    }
+
+    // MARK: Attention: per-block OpenBLAS (baseline x86-64 builds)
+
+    /// Query rows per block in the per-block BLAS path: block `i` (rows `[i*bq, (i+1)*bq)`) only
+    /// multiplies against keys `0..<(i+1)*bq`, so the blocks above the diagonal are never computed
+    /// (T = 128: 75 % of the full T x T products, T = 256: 62.5 %). 64 measured a little faster than 32
+    /// on configs S and M. Short sequences use 16-row blocks, so the parity tests (T = 20, 24, 64)
+    /// run the blocked path, ragged last block included.
+    static func attentionBlockRows(seqLen T: Int) -> Int { T <= 16 ? T : (T <= 64 ? 16 : 64) }
+
+    /// Per (batch, head): per block of query rows, `sgemm` for the scores, softmax, `sgemm` for the
+    /// weighted sum. OpenBLAS's AVX-512/AVX2 small-matrix kernels beat our baseline-x86-64 (SSE2)
+    /// tiles by about 2x here.
+    static func blockedAttentionForward(out: UnsafeMutablePointer<Float>, outStride ow: Int, probs: UnsafeMutablePointer<Float>,
+                                        q: UnsafePointer<Float>, qStride qw: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                        kvStride kw: Int, batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim d: Int, threads: Int) {
+        let group = heads / kvHeads
+        let scale = 1 / Float(d).squareRoot()
+        let bq = attentionBlockRows(seqLen: T)
+        withSingleThreadedBLAS(if: threads > 1 && batch * heads > 1) {
+            Parallel.forEach(batch * heads, threads: threads) { item in
+                let b = item / heads, h = item % heads, g = h / group
+                let p = probs + item * T * T
+                let qb = q + b * T * qw + h * d, kb = k + b * T * kw + g * d, vb = v + b * T * kw + g * d
+                let ob = out + b * T * ow + h * d
+                var r0 = 0
+                while r0 < T {
+                    let r1 = min(T, r0 + bq), m = r1 - r0
+                    // Scores of rows r0..<r1 against keys 0..<r1.
+                    BLAS.sgemm(transA: false, transB: true, m: m, n: r1, k: d, alpha: scale, a: qb + r0 * qw, lda: qw, b: kb, ldb: kw,
+                               beta: 0, c: p + r0 * T, ldc: T)
+                    for t in r0..<r1 {
+                        let row = p + t * T, width = (t + 8) & ~7
+                        if width <= T {
+                            // Whole 8-lane chunks (masked) up to the next multiple of 8, zeros past t.
+                            Attention.softmaxRow(row, count: t + 1, width: width)
+                            if width < r1 { (row + width).update(repeating: 0, count: r1 - width) }
+                        } else {
+                            Kernels.softmaxInPlace(row, count: t + 1)
+                            if t + 1 < r1 { (row + t + 1).update(repeating: 0, count: r1 - t - 1) }
+                        }
+                    }
+                    BLAS.sgemm(transA: false, transB: false, m: m, n: d, k: r1, a: p + r0 * T, lda: T, b: vb, ldb: kw, beta: 0,
+                               c: ob + r0 * ow, ldc: ow)
+                    r0 = r1
+                }
+            }
+        }
+    }
+
+    /// The per-block BLAS backward: per (batch, KV head), per query head of the group and block of
+    /// rows, `dP = dO V^T`, the softmax backward, then `dQ`, `dK`, `dV` by `sgemm`.
+    static func blockedAttentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                                         scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, outStride ow: Int,
+                                         probs: UnsafePointer<Float>, q: UnsafePointer<Float>, qStride qw: Int,
+                                         k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride kw: Int,
+                                         batch: Int, seqLen T: Int, heads: Int, kvHeads: Int, headDim d: Int, threads: Int) {
         let group = heads / kvHeads
         let scale = 1 / Float(d).squareRoot()
         let bq = attentionBlockRows(seqLen: T)
