@@ -134,9 +134,7 @@ struct PruneCommand: ParsableCommand {
         if calibration == nil || evalTokens > 0 { data = try TrainingData.tokens(corpus: corpus.corpus, cache: corpus.cacheURL, log: log) }
         var options: [String: String] = [:]
         for o in methodOptions {
-            let kv = o.split(separator: "=", maxSplits: 1).map(String.init)
-            guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("--option \(o): expected key=value") }
-            options[kv[0]] = kv[1]
+            for (key, value) in try KeyValues.pairs(o, flag: "--option") { options[key] = value }
         }
         var job = PruningJob(model: modelURL, request: PruningRequest(target: target, batchSize: batch, seed: seed, options: options),
                              calibration: calibration.map { .text($0) } ?? .split(data!.tokens(.pretrain), .pretrain, corpus: corpus.corpus))
