@@ -41,6 +41,8 @@ let package = Package(
 
         // A seeded generator shared by the fitter (starts, bootstrap) and the engine (init, batches).
         .target(name: "Randomness"),
+        // A seeded mutation fuzzer the reader tests share (not part of the tool).
+        .target(name: "Fuzzing", dependencies: ["Randomness"]),
         .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "Randomness"]),
         // The model engine: float32 buffers and BLAS (Tensor), the Llama model with its
         // hand-written backward (Model), corpus, batches and the training loop (Training).
