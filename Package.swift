@@ -43,27 +43,31 @@ let package = Package(
         .target(name: "Randomness"),
         // A seeded mutation fuzzer the reader tests share (not part of the tool).
         .target(name: "Fuzzing", dependencies: ["Randomness"]),
+        // Files that survive crashes: the atomic writer, units of files committed together,
+        // output folders that replace only what PruneScale wrote, folder locks, file errors in words.
+        .target(name: "Persistence"),
         .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "Randomness"]),
         // The model engine: float32 buffers and BLAS (Tensor), the Llama model with its
         // hand-written backward (Model), corpus, batches and the training loop (Training).
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Randomness"], swiftSettings: optimizedInDebug + avx2FMA),
-        .target(name: "Model", dependencies: ["Tensor", "Randomness"], swiftSettings: optimizedInDebug + avx2FMA),
+        .target(name: "Model", dependencies: ["Tensor", "Randomness", "Persistence"], swiftSettings: optimizedInDebug + avx2FMA),
         // ScalingLaw: the trainer emits loss records in the planner's schema (RecordWriter); Yams: the ladder spec.
-        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", "ScalingLaw",
+        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", "ScalingLaw", "Persistence",
                                                  .product(name: "Crypto", package: "swift-crypto"), .product(name: "Yams", package: "Yams")]),
         // Pruning: calibration, unit scores, surgery (depth, width) and N:M masks.
-        .target(name: "Pruning", dependencies: ["Model", "Tensor", "Randomness", "Training", "COpenBLAS"], swiftSettings: optimizedInDebug),
-        .target(name: "Reports", dependencies: ["ScalingLaw"]),
+        .target(name: "Pruning", dependencies: ["Model", "Tensor", "Randomness", "Training", "COpenBLAS", "Persistence"], swiftSettings: optimizedInDebug),
+        .target(name: "Reports", dependencies: ["ScalingLaw", "Persistence"]),
         .executableTarget(
             name: "prunescale",
             dependencies: [
-                "ScalingLaw", "Reports", "Model", "Training", "Pruning",
+                "ScalingLaw", "Reports", "Model", "Training", "Pruning", "Persistence",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "fit-bench", dependencies: ["ScalingLaw"], path: "benchmarks/fit-vs-scipy/swift"),
         .executableTarget(name: "train-bench", dependencies: ["Model", "Tensor"], path: "benchmarks/train-throughput/swift"),
 
         .testTarget(name: "NativeLinkTests", dependencies: ["COpenBLAS", "CGSL", "ScalingLaw"]),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence"]),
         .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw", "Randomness"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness"]),
         // Fixtures/ holds Python scripts the interop tests run (found through #filePath).
@@ -72,6 +76,6 @@ let package = Package(
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Model", "Tensor", "Randomness", "Training"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
         // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
-        .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw", "Model"]),
+        .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw", "Model", "Training", "Persistence"]),
     ]
 )

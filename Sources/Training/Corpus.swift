@@ -1,4 +1,5 @@
 import Foundation
+import Persistence
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,7 +39,7 @@ public struct Corpus: Sendable {
         guard isDir.boolValue else { throw CorpusError(place: path, "not a directory (give a directory of .txt files)") }
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
-            throw CorpusError(place: path, "cannot list: \(error.localizedDescription)")
+            throw CorpusError(place: path, "cannot list: \(FileError.words(error))")
         }
         var files: [File] = []
         for name in names where name.hasSuffix(".txt") && !name.hasPrefix(".") {
@@ -63,7 +64,7 @@ public struct Corpus: Sendable {
         for f in files {
             let url = directory.appendingPathComponent(f.name)
             let data: Data
-            do { data = try Data(contentsOf: url) } catch { throw CorpusError(place: url.path, "cannot read: \(error.localizedDescription)") }
+            do { data = try Data(contentsOf: url) } catch { throw CorpusError(place: url.path, "cannot read: \(FileError.words(error))") }
             guard data.count == f.bytes else { throw CorpusError(place: url.path, "changed while being read (\(f.bytes) → \(data.count) bytes)") }
             out.append(contentsOf: data)
         }
@@ -96,9 +97,10 @@ public enum DataCache {
 
     /// A fresh staging directory inside `parent` (same file system, so the final rename is atomic).
     static func staging(in parent: URL, _ label: String) throws -> URL {
-        let dir = parent.appendingPathComponent(".staging-\(label)-\(UUID().uuidString)")
+        StaleFiles.clean(in: parent)
+        let dir = parent.appendingPathComponent(StaleFiles.stagingName("staging-\(label)"))
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-            throw CorpusError(place: parent.path, "cannot create a staging directory: \(error.localizedDescription)")
+            throw CorpusError(place: parent.path, "cannot create a staging directory: \(FileError.words(error))")
         }
         return dir
     }

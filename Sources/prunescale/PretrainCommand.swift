@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Model
+import Persistence
 import Training
 
 struct PretrainCommand: ParsableCommand {
@@ -67,6 +68,9 @@ struct PretrainCommand: ParsableCommand {
         for s in sizes {
             let dir = output.appendingPathComponent(s.name)
             let stateURL = dir.appendingPathComponent(Trainer.stateFileName)
+            // Held while this size trains: a second pretrain of the same size is refused.
+            let lock = try DirectoryLock(dir, purpose: "prunescale pretrain \(s.name)")
+            defer { lock.release() }
             let trainer: Trainer
             if !force, FileManager.default.fileExists(atPath: stateURL.path) {
                 let state = try Trainer.loadState(from: dir)
@@ -95,13 +99,12 @@ struct PretrainCommand: ParsableCommand {
                 log("\(s.name): \(s.nonEmbeddingParams) non-embedding parameters, \(settings.tokens) tokens in \(settings.totalSteps) steps of \(settings.tokensPerStep), \(threads) thread(s)")
             }
             try trainer.run(checkpoint: dir)
-            try TextFile.write(Trainer.recordsCSV(trainer.lossRecords()), to: dir.appendingPathComponent("records.csv"))
             let l = trainer.state.records.last.map { String(format: "%.4f", $0.loss) } ?? "-"
             log("\(s.name): done, eval loss \(l)" + (trainer.lastThroughput.map { ", \(ProgressReporter.count($0)) tok/s" } ?? ""))
         }
         let table = LadderTable(spec: spec, output: output)
-        try TextFile.write(table.markdown(), to: output.appendingPathComponent("eval-loss.md"))
-        try TextFile.write(table.csv(), to: output.appendingPathComponent("eval-loss.csv"))
+        try AtomicFile.write(table.markdown(), to: output.appendingPathComponent("eval-loss.md"))
+        try AtomicFile.write(table.csv(), to: output.appendingPathComponent("eval-loss.csv"))
         try table.print(format)
         if format == .text { print("wrote \(output.path)/eval-loss.md and eval-loss.csv") }
     }

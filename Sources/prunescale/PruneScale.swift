@@ -1,4 +1,5 @@
 import ArgumentParser
+import Persistence
 
 @main
 struct PruneScale: ParsableCommand {
@@ -23,4 +24,15 @@ struct PruneScale: ParsableCommand {
         subcommands: [FitCommand.self, CompareCommand.self, PredictCommand.self, PlanCommand.self,
                       SimulateCommand.self, LawsCommand.self, DataCommand.self, PretrainCommand.self, TrainCommand.self,
                       EvalCommand.self, GenerateCommand.self, PruneCommand.self])
+
+    /// Runs the command; a Foundation or system error that reaches this far is printed as
+    /// `path: problem in words`, never as `NSCocoaErrorDomain Code=…`.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: FileError.from(error) ?? error)
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Model
+import Persistence
 import ScalingLaw
 import Tensor
 import Training
@@ -67,25 +68,27 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let modelURL = URL(fileURLWithPath: model)
         let outURL = URL(fileURLWithPath: out ?? (modelURL.standardizedFileURL.path + "-trained"))
+        try TrainOutput.checkNotSource(out: outURL, model: modelURL, resume: resume)
+        if let message = TrainOutput.notAFolder(outURL) { throw TrainingError(message) }
+        if resume, !FileManager.default.fileExists(atPath: outURL.path) { throw TrainingError("\(outURL.path): no such directory to resume from") }
+        // Checked before the lock file is created (a folder of the user's gets nothing of ours) and again under it.
+        if !resume, FileManager.default.fileExists(atPath: outURL.path) { try TrainOutput.checkContents(out: outURL, resume: false) }
+        // Held until the process ends: a second writer of this folder is refused.
+        let lock = try DirectoryLock(outURL, purpose: "prunescale train")
+        defer { lock.release() }
+        try TrainOutput.checkContents(out: outURL, resume: resume)
         let threads = compute.apply()
         let progress = ProgressReporter()
         let log: (String) -> Void = { progress.message($0) }
         let data = try TrainingData.tokens(corpus: corpus.corpus, cache: corpus.cacheURL, log: log)
-        let stateURL = outURL.appendingPathComponent(Trainer.stateFileName)
         let trainer: Trainer
         if resume {
-            guard FileManager.default.fileExists(atPath: stateURL.path) else {
-                throw TrainingError("\(outURL.path): no \(Trainer.stateFileName) to resume from")
-            }
             let state = try Trainer.loadState(from: outURL)
             let trainSplit = DataSplit(rawValue: state.labels["split"] ?? "") ?? split
             trainer = try Trainer.resume(from: outURL, train: data.tokens(trainSplit), eval: data.tokens(.eval), threads: threads, progress: progress)
             log("resuming \(state.run) at step \(state.step)/\(state.settings.totalSteps) (\(state.tokens) tokens)")
         } else {
             guard let tokens else { throw ValidationError("--tokens is required (unless --resume)") }
-            if FileManager.default.fileExists(atPath: stateURL.path), outURL.standardizedFileURL != modelURL.standardizedFileURL {
-                throw TrainingError("\(outURL.path) already holds a training run; pass --resume to continue it, or choose another --out")
-            }
             let (m, metadata) = try TrainingData.loadModel(modelURL, threads: threads)
             let settings = try training.settings(tokens: tokens)
             let name = runName ?? outURL.lastPathComponent
@@ -101,9 +104,8 @@ struct TrainCommand: ParsableCommand {
         try trainer.run(checkpoint: outURL)
         let csv = Trainer.recordsCSV(trainer.lossRecords())
         var written = ["config.json", "model.safetensors", Trainer.optimizerFileName, Trainer.stateFileName, "records.csv"]
-        try TextFile.write(csv, to: outURL.appendingPathComponent("records.csv"))
         if let records {
-            try TextFile.write(csv, to: URL(fileURLWithPath: records))
+            try AtomicFile.write(csv, to: URL(fileURLWithPath: records))
             written.append(records)
         }
         try TrainSummary(trainer, out: outURL.path, files: written).print(format)
@@ -224,12 +226,38 @@ struct ComputeOptions: ParsableArguments {
 extension ScheduleKind: ExpressibleByArgument {}
 extension DataSplit: ExpressibleByArgument {}
 
-/// Small text outputs, replaced atomically.
-enum TextFile {
-    static func write(_ text: String, to url: URL) throws {
-        do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: url, options: .atomic)
-        } catch { throw TrainingError("\(url.path): cannot write: \(error.localizedDescription)") }
+/// Where `train` may write: a new or empty folder, or (with --resume) the folder of a run it
+/// saved; never the checkpoint it reads, nor a folder of other files it would overwrite.
+enum TrainOutput {
+    static func checkNotSource(out: URL, model: URL, resume: Bool) throws {
+        if !resume, out.resolvingSymlinksInPath().standardizedFileURL.path == model.resolvingSymlinksInPath().standardizedFileURL.path {
+            throw ValidationError("--out \(out.path) is the --model checkpoint; training would overwrite it: choose another --out")
+        }
+    }
+
+    static func notAFolder(_ out: URL) -> String? {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return "\(out.path): exists and is not a directory; choose another --out"
+        }
+        return nil
+    }
+
+    /// Under the folder's lock: finishes a save a crash cut short, removes what killed runs left,
+    /// then refuses a folder that holds anything but a run of ours (which needs --resume).
+    static func checkContents(out: URL, resume: Bool) throws {
+        let fm = FileManager.default
+        try DirectoryCommit.recover(out)
+        let hasState = fm.fileExists(atPath: out.appendingPathComponent(Trainer.stateFileName).path)
+        if resume {
+            guard hasState else { throw TrainingError("\(out.path): no \(Trainer.stateFileName) to resume from") }
+            return
+        }
+        if hasState { throw TrainingError("\(out.path) already holds a training run; pass --resume to continue it, or choose another --out") }
+        let present = (try? fm.contentsOfDirectory(atPath: out.path))?.filter { $0 != DirectoryLock.fileName } ?? []
+        if !present.isEmpty {
+            let shown = present.sorted().prefix(3).joined(separator: ", ") + (present.count > 3 ? " and \(present.count - 3) more" : "")
+            throw TrainingError("\(out.path): exists and holds files that are not a training run (\(shown)); choose another --out (nothing was changed)")
+        }
     }
 }

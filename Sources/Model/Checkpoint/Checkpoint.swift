@@ -1,4 +1,5 @@
 import Foundation
+import Persistence
 
 /// A model checkpoint as a directory in Hugging Face's layout: `config.json` (see `HFConfig`) and
 /// `model.safetensors` (F32 tensors named and shaped per `ParameterLayout`). transformers'
@@ -8,27 +9,34 @@ public enum Checkpoint {
     public static let weightsFileName = "model.safetensors"
     static let shardIndexFileName = "model.safetensors.index.json"
 
-    /// Writes (or replaces) the checkpoint in `directory`, creating it if needed; other files in
-    /// the directory are left alone. Each file is replaced atomically (temporary file, flush,
-    /// rename), weights first and config.json last, so a reader never sees a partial file. A
-    /// crash between the two renames can pair new weights with the previous config.json; `load`
-    /// then reports the shape mismatch rather than loading a wrong model.
+    /// Writes (or replaces) the checkpoint in `directory`, creating it if needed, as one unit
+    /// (`DirectoryCommit`): config.json, model.safetensors, the mask (when `mask` pins any weight;
+    /// a stale mask.safetensors is removed otherwise) and whatever `alsoWrite` adds (the trainer's
+    /// optimizer and state) replace the previous set together, so a crash at any moment leaves the
+    /// old checkpoint or the new one, never new weights beside an old config. Other files in the
+    /// directory are left alone.
     ///
     /// `metadata` goes into the safetensors header; `"format": "pt"` is added unless given,
     /// because transformers refuses safetensors files without a known format. With bias flags set,
     /// the biases transformers expects but this engine lacks (`zeroBiases`) are written as zeros,
     /// each right after its weight, so `LlamaForCausalLM` loads the folder without missing keys.
-    public static func save(config: LlamaConfig, parameters: [Float], to directory: URL, metadata: [String: String] = [:]) throws {
-        let configData = try HFConfig.encode(config)
+    public static func save(config: LlamaConfig, parameters: [Float], mask: [Float]? = nil, to directory: URL,
+                            metadata: [String: String] = [:], alsoWrite: (URL) throws -> Void = { _ in }) throws {
         let layout = ParameterLayout(config)
         guard parameters.count == layout.totalCount else {
             throw ModelError("\(directory.path): cannot save \(parameters.count) parameters for a config that has \(layout.totalCount)")
         }
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw ModelError("\(directory.path): cannot create the checkpoint directory: \(error.localizedDescription)")
+        try DirectoryCommit.write(into: directory, owned: [configFileName, weightsFileName, MaskFile.fileName]) { staging in
+            try writeFiles(config: config, parameters: parameters, metadata: metadata, into: staging)
+            if let mask { try MaskFile.save(mask, layout: layout, to: staging) }
+            try alsoWrite(staging)
         }
+    }
+
+    /// config.json and model.safetensors into `directory` (a commit's staging folder).
+    static func writeFiles(config: LlamaConfig, parameters: [Float], metadata: [String: String], into directory: URL) throws {
+        let configData = try HFConfig.encode(config)
+        let layout = ParameterLayout(config)
         var meta = metadata
         if meta["format"] == nil { meta["format"] = "pt" }
         let zeros = zeroBiases(config)
@@ -64,6 +72,8 @@ public enum Checkpoint {
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: dir, isDirectory: &isDir) else { throw ModelError("\(dir): no such checkpoint directory") }
         guard isDir.boolValue else { throw ModelError("\(dir): not a directory (a checkpoint is a directory with \(configFileName) and \(weightsFileName))") }
+        // A save cut short by a crash is finished first, so the files read below are one set.
+        try recoverInterruptedSave(directory)
         let weightsURL = directory.appendingPathComponent(weightsFileName)
         let configURL = directory.appendingPathComponent(configFileName)
         if !fm.fileExists(atPath: weightsURL.path) {
@@ -144,5 +154,14 @@ public enum Checkpoint {
             }
         }
         return out
+    }
+
+    /// Finishes a checkpoint save a crash interrupted (`DirectoryCommit.recover`); refuses with
+    /// one line when the folder cannot be repaired (read-only).
+    public static func recoverInterruptedSave(_ directory: URL) throws {
+        guard DirectoryCommit.isInterrupted(directory) else { return }
+        do { try DirectoryCommit.recover(directory) } catch {
+            throw ModelError("\(directory.path): a save was interrupted and cannot be completed here (\(error)); open it once with write access")
+        }
     }
 }
