@@ -93,5 +93,29 @@ import Training
         }
     }
 
+    /// `fit --bootstrap` killed again and again used to leave `.partial-PID`, `.old-PID` and
+    /// temporary files behind (39 after 120 kills); the next run removes those of dead processes.
+    @Test func killedFitsLeaveNothingBehindTheNextRun() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = try CLI.sampleCSV(in: dir, noise: 0.002)
+        let args = ["fit", "--data", csv.path, "--starts", "2", "--bootstrap", "40", "--threads", "1", "--out", dir.appendingPathComponent("fit").path]
+        let t0 = Date()
+        #expect(try CLI.run(args).status == 0)
+        let window = Date().timeIntervalSince(t0)
+        var x: UInt64 = 12345
+        for _ in 0..<20 {
+            x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let p = try CrashResumeTests.start(args)
+            Thread.sleep(forTimeInterval: window * Double(x >> 11) * 0x1.0p-53)
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            p.waitUntilExit()
+        }
+        #expect(try CLI.run(args).status == 0)
+        let hidden = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasPrefix(".") }
+        #expect(hidden.isEmpty, "\(hidden)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("fit/fit.json").path))
+    }
+
     func contents(_ dir: URL) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted() }
 }
