@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Native shims. GSL deliberately has no pkgConfig: its .pc file adds -lgslcblas ahead of
@@ -57,10 +58,14 @@ let package = Package(
         // Pruning: calibration, unit scores, surgery (depth, width) and N:M masks.
         .target(name: "Pruning", dependencies: ["Model", "Tensor", "Randomness", "Training", "COpenBLAS", "Persistence"], swiftSettings: optimizedInDebug),
         .target(name: "Reports", dependencies: ["ScalingLaw", "Persistence"]),
+        // The experiment runner: specs, the grid of cells, the SQLite result store (GRDB), the
+        // base → pruned → post-trained → evaluated pipeline, export and report.
+        .target(name: "Experiments", dependencies: ["Model", "Training", "Pruning", "ScalingLaw", "Reports", "Persistence", "Tensor",
+                                                    .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(
             name: "prunescale",
             dependencies: [
-                "ScalingLaw", "Reports", "Model", "Training", "Pruning", "Persistence",
+                "ScalingLaw", "Reports", "Model", "Training", "Pruning", "Persistence", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "fit-bench", dependencies: ["ScalingLaw"], path: "benchmarks/fit-vs-scipy/swift"),

@@ -48,3 +48,16 @@ public final class DirectoryLock {
 
     deinit { release() }
 }
+
+extension DirectoryLock {
+    /// Whether another process holds the lock of `directory` now (a run is writing there).
+    public static func isHeld(_ directory: URL) -> Bool {
+        let path = directory.appendingPathComponent(fileName).path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) != 0 { return errno == EWOULDBLOCK }
+        _ = flock(fd, LOCK_UN)
+        return false
+    }
+}

@@ -247,7 +247,26 @@ public final class Trainer {
 
     /// Writes the checkpoint, the mask, the optimizer moments, the trainer state and records.csv
     /// into `directory` as one unit (`Checkpoint.save`): after a crash the folder holds one step's files.
-    public func save(to directory: URL) throws {
+    public func save(to directory: URL) throws { try save(state, to: directory) }
+
+    /// Saves the run as it stands under other settings, as the start of a new run that continues
+    /// from this step: a decay branch of a warmup-stable-decay trunk forks here with its own,
+    /// shorter budget (the trunk's schedule up to this step being the branch's own). The fork
+    /// keeps the step, the moments and the evaluation before the first step, but no records.
+    public func saveFork(to directory: URL, settings: TrainingSettings, run: String) throws {
+        try settings.validate()
+        guard settings.totalSteps >= state.step else {
+            throw TrainingError("cannot fork at step \(state.step) a run of only \(settings.totalSteps) steps")
+        }
+        var fork = state
+        fork.settings = settings
+        fork.schedule = settings.lrSchedule
+        fork.run = run
+        fork.records = []
+        try save(fork, to: directory)
+    }
+
+    private func save(_ state: TrainerState, to directory: URL) throws {
         var meta = checkpointMetadata
         meta["prunescale.run"] = state.run
         meta["prunescale.step"] = "\(state.step)"
@@ -262,7 +281,7 @@ public final class Trainer {
                                   metadata: ["adam_step": "\(optimizer.stepCount)", "prunescale.step": "\(state.step)"],
                                   to: staging.appendingPathComponent(Self.optimizerFileName))
             try AtomicFile.write(stateData, to: staging.appendingPathComponent(Self.stateFileName))
-            try AtomicFile.write(Self.recordsCSV(lossRecords()), to: staging.appendingPathComponent(Self.recordsFileName))
+            try AtomicFile.write(Self.recordsCSV(Self.lossRecords(state)), to: staging.appendingPathComponent(Self.recordsFileName))
         }
     }
 

@@ -1,0 +1,318 @@
+import Foundation
+import Model
+import Persistence
+import Tensor
+import Training
+
+/// The code version recorded with every stored cell (results are keyed by configuration, not
+/// by this: a new version reuses the cells an older one finished).
+public enum PruneScaleVersion {
+    public static let current = "prunescale 0.5"
+}
+
+/// A cell with its state in the store.
+public struct CellStatus: Sendable, Encodable {
+    public enum State: String, Sendable, Encodable { case done, running, failed, missing }
+    public var id: String
+    public var label: String
+    public var state: State
+    public var error: String?
+    public var labels: [String: String]
+}
+
+/// The spec resolved against the machine: bases with their folders and identities, and the grid
+/// of cells.
+public struct RunPlan: Sendable {
+    public var spec: ExperimentSpec
+    public var store: URL
+    public var bases: [ResolvedBase]
+    /// Ladder sizes whose folders hold no finished run yet, by base name.
+    public var basesToPretrain: [String: LadderSize]
+    public var cells: [Cell]
+    /// The ladder's corpus (pre-training of missing bases uses it).
+    public var ladderCorpus: String?
+
+    public var cellsDirectory: URL { store.appendingPathComponent("cells") }
+    public var reportDirectory: URL { store.appendingPathComponent("report") }
+    public func directory(of cell: Cell) -> URL { cellsDirectory.appendingPathComponent(cell.id) }
+}
+
+/// Runs a spec: pre-trains missing bases, runs every cell the store lacks (`--jobs` at a time),
+/// records each as one transaction, and writes the report. Running it again does only what is
+/// missing; a killed run continues where it stopped.
+public struct ExperimentRunner {
+    public var plan: RunPlan
+    public var cache: URL
+    public var threads: Int
+    public var jobs = 1
+    /// Retry cells recorded as failed (they are skipped otherwise: the same input fails the same way).
+    public var retryFailed = false
+    public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    public init(plan: RunPlan, cache: URL, threads: Int) {
+        self.plan = plan
+        self.cache = cache
+        self.threads = threads
+    }
+
+    /// Resolves bases (without training anything) and the grid.
+    public static func plan(_ spec: ExperimentSpec, store: URL? = nil) throws -> RunPlan {
+        let storeURL = URL(fileURLWithPath: store?.path ?? spec.output).standardizedFileURL
+        var bases: [ResolvedBase] = []
+        var toPretrain: [String: LadderSize] = [:]
+        var ladder: LadderSpec?
+        for b in spec.bases {
+            switch b {
+            case .ladder(let name):
+                if ladder == nil {
+                    guard FileManager.default.fileExists(atPath: spec.ladder) else {
+                        throw ExperimentSpecError(file: spec.file, "base '\(name)' names a ladder size but the ladder spec \(spec.ladder) does not exist")
+                    }
+                    ladder = try LadderSpec.load(path: spec.ladder)
+                }
+                guard let size = ladder!.sizes.first(where: { $0.name == name }) else {
+                    throw ExperimentSpecError(file: spec.file, "no size '\(name)' in \(spec.ladder) (sizes: \(ladder!.sizes.map(\.name).joined(separator: ", ")))")
+                }
+                let dir = URL(fileURLWithPath: ladder!.output).appendingPathComponent(name).standardizedFileURL
+                let status = LadderPretraining.finished(size, in: dir)
+                if let reason = status.reason { throw ExperimentSpecError(file: spec.file, "base '\(name)': \(reason)") }
+                if !status.done { toPretrain[name] = size }
+                var settings = size.settings
+                settings.saveEvery = 0
+                var h = SHA256()
+                h.update(Array((try? JSONEncoder.sorted.encode(size.config)) ?? Data()))
+                h.update(Array((try? JSONEncoder.sorted.encode(settings)) ?? Data()))
+                h.update(String(size.initStd))
+                bases.append(ResolvedBase(identity: BaseIdentity(name: name, kind: "ladder", fingerprint: h.finalizeHex(), nonEmbedding: size.nonEmbeddingParams),
+                                          directory: dir, config: size.config, loss0: nil))
+            case .checkpoint(let name, let path):
+                let dir = URL(fileURLWithPath: path).standardizedFileURL
+                guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Checkpoint.configFileName).path) else {
+                    throw ExperimentSpecError(file: spec.file, "base '\(name)': \(path) is not a checkpoint folder (no config.json)")
+                }
+                let config = try HFConfig.read(from: dir.appendingPathComponent(Checkpoint.configFileName))
+                var h = SHA256()
+                for file in [Checkpoint.configFileName, Checkpoint.weightsFileName, MaskFile.fileName] {
+                    if let data = FileManager.default.contents(atPath: dir.appendingPathComponent(file).path) { h.update(Array(data)) }
+                }
+                bases.append(ResolvedBase(identity: BaseIdentity(name: name, kind: "checkpoint", fingerprint: h.finalizeHex(),
+                                                                 nonEmbedding: ParameterCounts(config).nonEmbedding),
+                                          directory: dir, config: config, loss0: nil))
+            }
+        }
+        return RunPlan(spec: spec, store: storeURL, bases: bases, basesToPretrain: toPretrain,
+                       cells: CellPlanner.cells(spec, bases: bases.map(\.identity)), ladderCorpus: ladder?.corpus)
+    }
+
+    /// Every cell's state: stored (done or failed), running (its folder is locked by a live
+    /// process), or missing.
+    public static func status(_ plan: RunPlan) throws -> [CellStatus] {
+        let stored = FileManager.default.fileExists(atPath: plan.store.appendingPathComponent(ResultStore.fileName).path)
+            ? try ResultStore(directory: plan.store).states() : [:]
+        return plan.cells.map { c in
+            var state: CellStatus.State = .missing
+            var error: String?
+            if let s = stored[c.id] {
+                state = s.state == "done" ? .done : .failed
+                error = s.error
+            } else if DirectoryLock.isHeld(plan.directory(of: c)) {
+                state = .running
+            }
+            return CellStatus(id: c.id, label: c.label, state: state, error: error, labels: c.labels)
+        }
+    }
+
+    /// Runs what is missing. Returns the final states.
+    @discardableResult
+    public func run() throws -> [CellStatus] {
+        let store = try ResultStore(directory: plan.store)
+        let lock = try DirectoryLock(plan.store, purpose: "prunescale run \(plan.spec.name)")
+        defer { lock.release() }
+        var bases = plan.bases
+        for (i, b) in bases.enumerated() {
+            guard let size = plan.basesToPretrain[b.identity.name] else { continue }
+            let data = try TrainingData.tokens(corpus: plan.ladderCorpus ?? "shakespeare", cache: cache, log: log)
+            log("base \(size.name): pre-training \(size.nonEmbeddingParams) non-embedding parameters for \(size.settings.tokens) tokens")
+            let progress = ProgressReporter(write: log)
+            _ = try LadderPretraining.run(size, in: b.directory, data: data, threads: threads, progress: progress)
+            bases[i].loss0 = nil
+        }
+        let data = try TrainingData.tokens(corpus: plan.spec.corpus, cache: cache, log: log)
+        let states = try store.states()
+        let todo = plan.cells.filter { c in
+            guard let s = states[c.id] else { return true }
+            return s.state == "failed" && retryFailed
+        }
+        let done = plan.cells.count - todo.count
+        log("\(plan.spec.name): \(plan.cells.count) cells, \(done) already stored, \(todo.count) to run")
+        if !todo.isEmpty {
+            // The loss every recovery is measured against, once per base, on the cells' eval windows.
+            let needed = Set(todo.map(\.base))
+            for i in bases.indices where needed.contains(bases[i].identity.name) {
+                bases[i].loss0 = try baseLoss(bases[i], data: data)
+            }
+            try runCells(todo, bases: bases, data: data, store: store, alreadyDone: done)
+        }
+        return try Self.status(plan)
+    }
+
+    /// Eval loss of the unpruned base with the recipe's eval settings, cached in the store.
+    func baseLoss(_ base: ResolvedBase, data: TokenizedCorpus) throws -> Double {
+        let r = plan.spec.posttrain
+        var h = SHA256()
+        h.update("\(base.identity.fingerprint)|\(plan.spec.corpus)|\(r.evalTokens)|\(r.sequenceLength)|\(r.batch)")
+        let url = plan.store.appendingPathComponent("bases").appendingPathComponent("\(base.identity.name)-\(h.finalizeHex().prefix(16)).loss0")
+        if let text = try? String(contentsOf: url, encoding: .utf8), let v = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)), v.isFinite {
+            return v
+        }
+        let (model, _) = try TrainingData.loadModel(base.directory, threads: threads)
+        let e = try Evaluator.evaluate(model, file: try data.tokens(.eval), sequenceLength: min(r.sequenceLength, model.config.maxSequence),
+                                       batchSize: r.batch, maxTokens: r.evalTokens)
+        try AtomicFile.write("\(e.loss)\n", to: url)
+        log(String(format: "base %@: eval loss %.4f (%d tokens)", base.identity.name, e.loss, e.tokens))
+        return e.loss
+    }
+
+    private func runCells(_ todo: [Cell], bases: [ResolvedBase], data: TokenizedCorpus, store: ResultStore, alreadyDone: Int) throws {
+        let byName = Dictionary(uniqueKeysWithValues: bases.map { ($0.identity.name, $0) })
+        let workers = max(1, min(jobs, todo.count))
+        let perCell = max(1, threads / workers)
+        let progress = RunProgress(total: plan.cells.count, done: alreadyDone, log: log)
+        let queue = WorkQueue(todo)
+        let failure = FirstError()
+        let plan = self.plan, log = self.log
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let cell = queue.next() {
+                let started = ProcessInfo.processInfo.systemUptime
+                progress.started(cell)
+                let runner = CellRunner(cell: cell, base: byName[cell.base]!, data: data, directory: plan.directory(of: cell),
+                                        threads: perCell, log: log)
+                let record = { (state: String, error: String?, rate: Double?) in
+                    CellRecord(id: cell.id, label: cell.label, state: state, error: error, config: String(decoding: cell.config.canonicalJSON(), as: UTF8.self),
+                               codeVersion: PruneScaleVersion.current, wallSeconds: ProcessInfo.processInfo.systemUptime - started, achievedRate: rate)
+                }
+                do {
+                    let outcome = try runner.run()
+                    try store.recordDone(record("done", nil, outcome.achievedRate), evaluations: outcome.rows)
+                    progress.finished(cell, rows: outcome.rows, seconds: ProcessInfo.processInfo.systemUptime - started)
+                } catch let e as FileError where e.message.contains(ResultStore.fileName) {
+                    // The store itself failing is not the cell's fault: stop.
+                    failure.keep(e)
+                    queue.stop()
+                } catch {
+                    do { try store.recordFailed(record("failed", "\(error)", nil)) } catch {
+                        failure.keep(error)
+                        queue.stop()
+                    }
+                    progress.failed(cell, error: "\(error)")
+                }
+            }
+        }
+        progress.end()
+        if let e = failure.error { throw e }
+    }
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+}
+
+/// The first error of the workers that stops the run.
+final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Error?
+    func keep(_ e: Error) { lock.withLock { if stored == nil { stored = e } } }
+    var error: Error? { lock.withLock { stored } }
+}
+
+/// Hands out cells to the workers.
+final class WorkQueue: @unchecked Sendable {
+    private var items: [Cell]
+    private var index = 0
+    private var stopped = false
+    private let lock = NSLock()
+    init(_ items: [Cell]) { self.items = items }
+    func next() -> Cell? {
+        lock.withLock {
+            guard !stopped, index < items.count else { return nil }
+            defer { index += 1 }
+            return items[index]
+        }
+    }
+    func stop() { lock.withLock { stopped = true } }
+}
+
+/// A line per finished cell, and an overall bar with ETA on a terminal (a line every 10 s otherwise).
+final class RunProgress: @unchecked Sendable {
+    let total: Int
+    private var done: Int
+    private let startDone: Int
+    private let started = ProcessInfo.processInfo.systemUptime
+    private var lastLine = 0.0
+    private let lock = NSLock()
+    private let log: @Sendable (String) -> Void
+    private let terminal = isatty(STDERR_FILENO) != 0
+    private var running: [String] = []
+
+    init(total: Int, done: Int, log: @escaping @Sendable (String) -> Void) {
+        self.total = total
+        self.done = done
+        startDone = done
+        self.log = log
+    }
+
+    func started(_ cell: Cell) {
+        lock.withLock { running.append(cell.label) }
+        tick()
+    }
+
+    func finished(_ cell: Cell, rows: [EvaluationRow], seconds: Double) {
+        let first = rows.first?.loss, last = rows.last?.loss
+        lock.withLock {
+            done += 1
+            running.removeAll { $0 == cell.label }
+            clearBar()
+            log(String(format: "[%d/%d] %@: done in %.1f s, loss %.4f → %.4f over %d points", done, total, cell.label, seconds,
+                       first ?? .nan, last ?? .nan, rows.count))
+        }
+        tick(force: true)
+    }
+
+    func failed(_ cell: Cell, error: String) {
+        lock.withLock {
+            done += 1
+            running.removeAll { $0 == cell.label }
+            clearBar()
+            log("[\(done)/\(total)] \(cell.label): FAILED: \(error)")
+        }
+        tick(force: true)
+    }
+
+    func tick(force: Bool = false) {
+        lock.withLock {
+            let now = ProcessInfo.processInfo.systemUptime
+            let finishedHere = done - startDone
+            let elapsed = now - started
+            let eta = finishedHere > 0 ? elapsed / Double(finishedHere) * Double(total - done) : nil
+            let text = String(format: "cells %d/%d", done, total) + (eta.map { String(format: ", ETA %.0f s", $0) } ?? "")
+                + (running.isEmpty ? "" : "; running " + running.joined(separator: ", "))
+            if terminal {
+                let width = 24, filled = total > 0 ? width * done / total : width
+                FileHandle.standardError.write(Data(("\r\u{1B}[K[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "] " + text).utf8))
+            } else if force ? false : now - lastLine >= 10 {
+                lastLine = now
+                log(text)
+            }
+        }
+    }
+
+    private func clearBar() {
+        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    func end() { lock.withLock { clearBar() } }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Experiments
+import Foundation
+import Persistence
+import Training
+
+/// The spec argument and store of every experiment command.
+struct ExperimentOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("Experiment spec (YAML, see experiments/README.md).", valueName: "spec"))
+    var spec: String
+
+    @Option(help: ArgumentHelp("Result store folder (default: the spec's output).", valueName: "dir"))
+    var store: String?
+
+    /// The resolved plan; a bad spec exits with code 2 after one `file:line:column: problem` line.
+    func plan() throws -> RunPlan {
+        do {
+            let s = try ExperimentSpec.load(path: spec)
+            return try ExperimentRunner.plan(s, store: store.map { URL(fileURLWithPath: $0) })
+        } catch let e as ExperimentSpecError {
+            FileHandle.standardError.write(Data("Error: \(e)\n".utf8))
+            throw ExitCode(2)
+        } catch let e as SpecError {
+            FileHandle.standardError.write(Data("Error: \(e)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run an experiment spec: prune, post-train, record, fit, plan, report; resumable.",
+        discussion: """
+            Does what the store lacks, cell by cell: pre-trains ladder bases whose folders hold no \
+            finished run, then for every cell of the grid (base × pruning × seed, plus an unpruned \
+            control per base) prunes the base, post-trains the pruned model with the spec's recipe \
+            and evaluates it at log-spaced token counts (0 = right after pruning). A finished cell \
+            is stored with all its evaluations in one transaction and never redone; running the \
+            spec again does only what is missing. Kill it at any moment and run it again: it \
+            continues where it stopped, and the export is bit-identical to an uninterrupted run's \
+            at the same --threads and --jobs.
+
+            A cell that fails (a rate the model cannot reach, a diverging loss) is recorded as \
+            failed with its error and the rest of the grid goes on (--retry-failed runs them again).
+
+            Then it fits the spec's laws per pruning family with each held-out protocol, plans \
+            the spec's targets and writes the report folder STORE/report/: records.csv, fits.csv, \
+            predictions.csv, plans.csv, summary.md and figures/.
+
+            Where things go: STORE/store.sqlite (results), STORE/cells/ID/ (each cell's pruned \
+            model and training checkpoints), STORE/bases/ (base losses), STORE/report/. Ladder \
+            bases are pre-trained into the ladder spec's own output folder and reused from there.
+
+            Progress: a line per finished cell; on a terminal an overall bar with ETA, otherwise a \
+            line every 10 s. --dry-run lists the cells, their cost and what is done, and runs nothing.
+
+            Examples:
+              prunescale run experiments/quickstart.yaml
+              prunescale run experiments/quickstart.yaml --dry-run
+              prunescale run experiments/paper-replica.yaml --threads 2 --jobs 1
+            """)
+
+    @OptionGroup var experiment: ExperimentOptions
+    @OptionGroup var compute: ComputeOptions
+
+    @Option(help: "Cells run side by side (each gets threads / jobs threads).")
+    var jobs: Int = 1
+
+    @Option(help: ArgumentHelp("Cache for corpora and token files (default: $PRUNESCALE_CACHE, else ~/.cache/prunescale).", valueName: "dir"))
+    var cache: String?
+
+    @Flag(help: "List the cells, their estimated cost and state; run nothing.")
+    var dryRun = false
+
+    @Flag(name: .customLong("retry-failed"), help: "Run cells recorded as failed again.")
+    var retryFailed = false
+
+    @Option(help: "Output on stdout: text or json.")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        guard jobs >= 1, jobs <= 256 else { throw ValidationError("--jobs must be in 1...256, got \(jobs)") }
+    }
+
+    func run() throws {
+        let plan = try experiment.plan()
+        let cacheURL = cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory()
+        if dryRun {
+            let estimate = try CostEstimate.make(plan)
+            try estimate.print(format)
+            return
+        }
+        let threads = compute.apply()
+        var runner = ExperimentRunner(plan: plan, cache: cacheURL, threads: threads)
+        runner.jobs = jobs
+        runner.retryFailed = retryFailed
+        let statuses = try runner.run()
+        let store = try ResultStore(directory: plan.store)
+        let records = try ExperimentExport.records(plan, store: store)
+        let report = try ExperimentReport.write(plan: plan, records: records, statuses: statuses, to: plan.reportDirectory)
+        try StatusSummary(plan: plan, statuses: statuses).print(format, report: report)
+    }
+}
+
+extension CostEstimate {
+    func print(_ format: OutputFormat) throws {
+        switch format {
+        case .json: try JSONOutput.print(self)
+        case .text:
+            for (name, m) in pretrain.sorted(by: { $0.key < $1.key }) { Swift.print(String(format: "pre-train base %@: %.1f min", name, m)) }
+            Swift.print("state    cell              train tokens  eval tokens  GFLOP      min   label")
+            for r in cells {
+                Swift.print(r.state.padding(toLength: 9, withPad: " ", startingAt: 0) + r.id.padding(toLength: 18, withPad: " ", startingAt: 0)
+                            + String(format: "%12d  %11d  %9.1f  %6.2f   ", r.trainTokens, r.evalTokens, r.flops / 1e9, r.minutes) + r.label)
+            }
+            let speeds = tokensPerSecond.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f tok/s", $0.key, $0.value) }.joined(separator: ", ")
+            Swift.print(String(format: "%d cells, %d done; about %.1f min left at the measured speed (%@)", cells.count,
+                               cells.filter { $0.state == "done" }.count, minutesLeft, speeds))
+        }
+    }
+}
