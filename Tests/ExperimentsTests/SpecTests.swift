@@ -1,0 +1,73 @@
+import Experiments
+import Foundation
+import Testing
+
+/// Spec problems are reported at their place (`file:line:column`) before any work.
+@Suite struct SpecTests {
+    static let valid = """
+        name: t
+        output: out/t
+        bases: [xs, s]
+        pruning:
+          grid:
+            - structure: width
+              methods: [wanda, minitron]
+              rates: [0.15, 0.25]
+            - pattern: "2:4"
+              methods: [sparsegpt]
+        posttrain:
+          tokens: 1e5
+          eval_points: 6
+        fit:
+          laws: [p2, chinchilla]
+        plans:
+          - {n0: 8e9, rho: 0.25, loss0: 2.0, target-loss: 2.1}
+        """
+
+    @Test func aValidSpecParses() throws {
+        let s = try ExperimentSpec.parse(Self.valid, file: "t.yaml")
+        #expect(s.bases == [.ladder(name: "xs"), .ladder(name: "s")])
+        #expect(s.pruning.entries.count == 2)
+        #expect(s.posttrain.tokens == 1e5)
+        #expect(s.fit.laws == ["p2", "chinchilla"])
+        #expect(s.plans.first?.target.n0 == 8e9)
+    }
+
+    /// Each edit of the valid spec, and where its error must point.
+    @Test(arguments: [
+        ("eval_points: 6", "eval_pointz: 6", "13:3", "unknown key 'eval_pointz'"),
+        ("tokens: 1e5", "tokens: many", "12:11", "'tokens' must be a number"),
+        ("rates: [0.15, 0.25]", "rates: [0.15, 1.25]", "8:21", "a rate must lie in (0, 1)"),
+        ("methods: [wanda, minitron]", "methods: [wanda, minitrom]", "7:24", "unknown width method 'minitrom'"),
+        ("methods: [sparsegpt]", "methods: [flap]", "10:17", "unknown N:M method 'flap'"),
+        ("laws: [p2, chinchilla]", "laws: [p2, chinchila]", "15:14", "chinchila"),
+        ("structure: width", "structure: breadth", "6:18", "unknown structure 'breadth'"),
+        ("bases: [xs, s]", "bases: [xs, xs]", "3:13", "listed twice"),
+        ("  eval_points: 6", "  eval_points: [6]", "13:16", "'eval_points' must be a number, got a list"),
+        ("target-loss: 2.1}", "target-loss: 2.1, recovery: 0.5}", "17:5", "exactly one criterion"),
+        ("pattern: \"2:4\"", "pattern: \"4:2\"", "9:16", "4:2"),
+    ])
+    func badSpecsNameTheirPlace(find: String, replace: String, place: String, fragment: String) throws {
+        let text = Self.valid.replacingOccurrences(of: find, with: replace)
+        #expect(text != Self.valid)
+        do {
+            _ = try ExperimentSpec.parse(text, file: "t.yaml")
+            Issue.record("accepted: \(replace)")
+        } catch let e as ExperimentSpecError {
+            #expect(e.description.hasPrefix("t.yaml:\(place): "), "\(e)")
+            #expect(e.description.contains(fragment), "\(e)")
+            #expect(!e.description.contains("\n"))
+        }
+    }
+
+    @Test func missingPiecesAreNamed() throws {
+        for (text, fragment) in [("output: o\nposttrain: {tokens: 10}", "needs 'bases'"),
+                                 ("output: o\nbases: [xs]", "needs 'posttrain'"),
+                                 ("output: o\nbases: [xs]\nposttrain: {eval_points: 3}", "needs a budget"),
+                                 ("", "empty"),
+                                 ("output: o\nbases: [xs\n", "YAML syntax")] {
+            #expect(throws: ExperimentSpecError.self) { try ExperimentSpec.parse(text, file: "x.yaml") }
+            do { _ = try ExperimentSpec.parse(text, file: "x.yaml") } catch { #expect("\(error)".contains(fragment), "\(error)") }
+        }
+    }
+}
