@@ -9,13 +9,14 @@ import Testing
 /// run), and the slowest input must stay under a few seconds. At most a few failures are
 /// recorded, each with its index (`mutator.input(index)` reproduces it).
 func fuzzReader(_ mutator: Mutator, count: Int, prefix: String, _ body: (Int, Data) throws -> Void) {
-    var failures = 0, slowest = (seconds: 0.0, index: -1)
+    var failures = 0, accepted = 0, slowest = (seconds: 0.0, index: -1)
     let start = ProcessInfo.processInfo.systemUptime
     for i in 0..<count where failures < 5 {
         let input = mutator.input(i)
         let t0 = ProcessInfo.processInfo.systemUptime
         do {
             try body(i, input)
+            accepted += 1
         } catch {
             let text = "\(error)"
             if !text.hasPrefix(prefix) || text.contains("\n") || (error as? ModelError) == nil {
@@ -27,7 +28,7 @@ func fuzzReader(_ mutator: Mutator, count: Int, prefix: String, _ body: (Int, Da
         if dt > slowest.seconds { slowest = (dt, i) }
     }
     let wall = ProcessInfo.processInfo.systemUptime - start
-    if count > 10_000 { print("fuzz \(prefix) \(count) inputs in \(String(format: "%.1f", wall)) s; slowest input \(slowest.index): \(String(format: "%.3f", slowest.seconds)) s") }
+    if count > 10_000 { print("fuzz \(prefix) \(count) inputs (\(accepted) accepted) in \(String(format: "%.1f", wall)) s; slowest input \(slowest.index): \(String(format: "%.3f", slowest.seconds)) s") }
     #expect(slowest.seconds < 5, "fuzz input \(slowest.index) took \(slowest.seconds) s")
 }
 
