@@ -199,16 +199,15 @@ public enum DepthAllocator {
         let counts = ParameterCounts(c), target = rate * Double(counts.nonEmbedding)
         let order = WidthAllocator.ascending(blockScores).filter { !protected.contains($0) }
         var removed = Set<Int>(), total = 0.0
-        var limited = false  // stopped by a limit, not by the target
-        for l in order {
-            guard removed.count < c.blocks.count - 1 else { limited = true; break }
+        for l in order where removed.count < c.blocks.count - 1 {
             let next = total + Double(counts.perBlock[l])
             let better = abs(next - target) < abs(total - target)
             guard better || (removed.isEmpty && rate > 0) else { break }
             removed.insert(l)
             total = next
         }
-        if removed.count == order.count || removed.count == c.blocks.count - 1 { limited = true }
+        // Stopped by a limit rather than by the target: no block left that it may remove.
+        let limited = removed.count == order.count || removed.count >= c.blocks.count - 1
         let rest = c.blocks.indices.filter { !removed.contains($0) }
         if limited, let smallest = rest.map({ Double(counts.perBlock[$0]) }).min(), abs(total + smallest - target) < abs(total - target) {
             let n = Double(counts.nonEmbedding)
