@@ -95,23 +95,48 @@ public struct LlamaConfig: Sendable, Equatable, Codable {
                            attentionBias: attentionBias, mlpBias: mlpBias)
     }
 
-    /// Problems that make the configuration unusable, in words.
+    /// Problems that make the configuration unusable, in words: a non-positive or non-finite
+    /// field, an impossible head split, or a model too large for this machine to hold (checked in
+    /// overflow-free arithmetic before anything is allocated; see `ModelFootprint`).
     public func validate() throws {
         func fail(_ m: String) -> ModelError { ModelError("model config: \(m)") }
         guard vocabSize > 0, hidden > 0, headDim > 0 else { throw fail("vocabSize, hidden and headDim must be positive") }
         guard headDim % 2 == 0 else { throw fail("headDim \(headDim) must be even for RoPE") }
         guard maxSequence > 0, normEps > 0, ropeTheta > 0 else { throw fail("maxSequence, normEps and ropeTheta must be positive") }
+        guard normEps.isFinite, ropeTheta.isFinite else { throw fail("normEps and ropeTheta must be finite, got \(normEps) and \(ropeTheta)") }
         for (i, b) in blocks.enumerated() {
             guard b.heads > 0, b.kvHeads > 0, b.mlpHidden > 0 else { throw fail("block \(i): heads, kvHeads and mlpHidden must be positive") }
             guard b.heads % b.kvHeads == 0 else { throw fail("block \(i): \(b.heads) heads are not a multiple of \(b.kvHeads) KV heads") }
         }
+        try ModelFootprint(self).requireModelFits(place: "model config")
     }
 }
 
 /// A model-level error (bad config, shape mismatch, unreadable checkpoint), one line.
 public struct ModelError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String) { self.message = Self.oneLine(message) }
+
+    /// `text` with line breaks and other control characters shown as escapes (`\n`, `\u{85}`):
+    /// names quoted from a file (a tensor, a JSON key, a YAML value) can hold anything, and an
+    /// error must stay one line. Every error type of the engine builds its message through this.
+    public static func oneLine(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isBreaking) else { return text }
+        var out = String.UnicodeScalarView()
+        for u in text.unicodeScalars {
+            guard isBreaking(u) else { out.append(u); continue }
+            let escaped = u == "\n" ? "\\n" : u == "\r" ? "\\r" : u == "\t" ? "\\t" : "\\u{\(String(u.value, radix: 16))}"
+            out.append(contentsOf: escaped.unicodeScalars)
+        }
+        return String(out)
+    }
+
+    static func isBreaking(_ u: Unicode.Scalar) -> Bool {
+        switch u.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator: true
+        default: false
+        }
+    }
     public var description: String { message }
     public var errorDescription: String? { message }
 }

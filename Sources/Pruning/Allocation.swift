@@ -60,6 +60,15 @@ public enum WidthAllocator {
                               cost: shape.kvHeads * 2 * D * C, dropsKV: false)
     }
 
+    /// The most non-embedding parameters width pruning can remove: every block down to one head
+    /// per KV group (one head and its KV head without sharing) and one MLP neuron.
+    public static func maximumRemovable(_ c: LlamaConfig) -> Int {
+        c.blocks.reduce(0) { sum, b in
+            let a = attentionUnits(b, scores: [Double](repeating: 0, count: b.heads), c: c)
+            return sum + a.removals.count * a.cost + (b.mlpHidden - 1) * 3 * c.hidden
+        }
+    }
+
     /// Indices sorted by score, ties broken by index (deterministic).
     static func ascending(_ s: [Double]) -> [Int] {
         s.indices.sorted { s[$0] != s[$1] ? s[$0] < s[$1] : $0 < $1 }
@@ -180,6 +189,10 @@ public enum DepthAllocator {
     /// Removes blocks from least to most important (skipping `protected`) while that brings the
     /// removed parameters closer to `rate * nonEmbedding`; at least one block when `rate > 0`,
     /// never the last remaining one.
+    ///
+    /// When one of those limits (the last block, the protected ones) stops it although removing
+    /// another block would come closer to the rate, the rate is out of reach: a
+    /// `PruningError.Kind.rateNotMet` says which limit, rather than a model pruned less than asked.
     public static func select(blockScores: [Double], config c: LlamaConfig, rate: Double, protected: Set<Int> = []) throws -> Set<Int> {
         guard rate >= 0, rate < 1 else { throw PruningError("depth rate \(rate) is outside [0, 1)") }
         guard blockScores.count == c.blocks.count else { throw PruningError("depth scores: \(blockScores.count) for \(c.blocks.count) blocks") }
@@ -192,6 +205,22 @@ public enum DepthAllocator {
             guard better || (removed.isEmpty && rate > 0) else { break }
             removed.insert(l)
             total = next
+        }
+        // Stopped by a limit rather than by the target: no block left that it may remove.
+        let limited = removed.count == order.count || removed.count >= c.blocks.count - 1
+        let rest = c.blocks.indices.filter { !removed.contains($0) }
+        if limited, let smallest = rest.map({ Double(counts.perBlock[$0]) }).min(), abs(total + smallest - target) < abs(total - target) {
+            let n = Double(counts.nonEmbedding)
+            let reached = String(format: "%.3f", total / n), asked = String(format: "%.3f", rate)
+            if removed.count == c.blocks.count - 1 {
+                let most = (counts.perBlock.reduce(0, +) - counts.perBlock.min()!)
+                throw PruningError(rateNotMet: rate, achievable: Double(most) / n,
+                                   "depth rate \(asked) asked, \(reached) reached: depth keeps at least one block, and \(String(format: "%.3f", Double(most) / n)) is the most \(c.blocks.count) block\(c.blocks.count == 1 ? "" : "s") allow")
+            }
+            let kept = protected.sorted()
+            let most = c.blocks.indices.filter { !protected.contains($0) }.map { counts.perBlock[$0] }.reduce(0, +)
+            throw PruningError(rateNotMet: rate, achievable: Double(most) / n,
+                               "depth rate \(asked) asked, \(reached) reached: the method protects block\(kept.count == 1 ? "" : "s") \(kept.map(String.init).joined(separator: ", ")), so \(String(format: "%.3f", Double(most) / n)) is the most the other blocks allow")
         }
         return removed
     }

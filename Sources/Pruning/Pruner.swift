@@ -47,6 +47,7 @@ public enum StructuredPruner {
         if let unknown = request.options.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw PruningError("option '\(unknown)' means nothing to this method" + (allowed.isEmpty ? " (it takes no options)" : " (it takes: \(allowed.sorted().joined(separator: ", ")))"))
         }
+        if case .width(_, let r) = request.target { try requireWidthReachable(r, config: config) }
         let start = Date()
         let model = try LlamaModel(config: config, parameters: parameters, threads: threads)
         var selection: UnitSelection
@@ -167,6 +168,7 @@ public enum StructuredPruner {
         forwards += batches
         let before = ParameterCounts(config), after = ParameterCounts(cut.config)
         let achieved = Double(before.nonEmbedding - after.nonEmbedding) / Double(before.nonEmbedding)
+        try requireRateMet(asked: rate, removed: before.nonEmbedding - after.nonEmbedding, structure: structure, config: config)
         log(String(format: "%@ %@: removed %d of %d non-embedding parameters (rate %.4f, target %.4f); calibration loss %.4f -> %.4f",
                    structure.rawValue, methodName, before.nonEmbedding - after.nonEmbedding, before.nonEmbedding, achieved, rate,
                    lossBefore ?? .nan, lossAfter))
@@ -186,5 +188,34 @@ public enum StructuredPruner {
             wallSeconds: Date().timeIntervalSince(start), peakMemoryBytes: peakResidentBytes(),
             forwardPasses: forwards, backwardPasses: backwards, notes: notes)
         return PruningOutcome(config: cut.config, parameters: cut.parameters, report: report)
+    }
+
+    /// One unit of the rate (README "Rate"): a block for depth (the largest, when they differ), an
+    /// MLP neuron's `3 × hidden` parameters for width.
+    static func unit(_ structure: PruningStructure, config c: LlamaConfig) -> Int {
+        structure == .depth ? (ParameterCounts(c).perBlock.max() ?? 0) : 3 * c.hidden
+    }
+
+    static let widthFloor = "width keeps at least one head per KV group and one neuron per block"
+
+    /// Refuses a width rate beyond what the model's minimum shape allows (more than one unit
+    /// beyond), before any scoring: Bonsai would otherwise run rounds towards an impossible target.
+    static func requireWidthReachable(_ rate: Double, config c: LlamaConfig) throws {
+        let n = Double(ParameterCounts(c).nonEmbedding), most = Double(WidthAllocator.maximumRemovable(c))
+        guard n > 0, rate * n - most > Double(unit(.width, config: c)) else { return }
+        throw PruningError(rateNotMet: rate, achievable: most / n,
+                           String(format: "width rate %.3f asked, at most %.3f reachable: %@", rate, most / n, widthFloor))
+    }
+
+    /// The achieved rate must be within one unit of the asked one; otherwise nothing is returned
+    /// (an experiment would record a model pruned less, or more, than its label says).
+    static func requireRateMet(asked rate: Double, removed: Int, structure: PruningStructure, config c: LlamaConfig) throws {
+        let n = Double(ParameterCounts(c).nonEmbedding), u = unit(structure, config: c)
+        guard n > 0, abs(Double(removed) - rate * n) > Double(u) else { return }
+        let reached = Double(removed) / n
+        var why = structure == .depth ? "more than one block (\(u) parameters) off" : "more than one MLP neuron (3 × hidden = \(u) parameters) off"
+        if structure == .width, Double(removed) >= Double(WidthAllocator.maximumRemovable(c) - u) { why += "; " + widthFloor }
+        throw PruningError(rateNotMet: rate, achievable: reached,
+                           String(format: "%@ rate %.3f asked, %.3f reached: %@", structure.rawValue, rate, reached, why))
     }
 }

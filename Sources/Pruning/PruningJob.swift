@@ -43,6 +43,14 @@ public struct PruningJob {
         let loaded = try Checkpoint.load(from: model)
         let c = loaded.config
         let T = min(sequenceLength ?? TrainingData.trainedSequenceLength(model) ?? 256, c.maxSequence)
+        // Sized before drawing anything: the windows' token ids (8 bytes a token), the model with a
+        // batch's activations and backward scratch (gradient methods), and the pruned copy.
+        let footprint = ModelFootprint(c)
+        let batch = min(request.batchSize, calibrationWindows)
+        let need = 8 * Double(calibrationWindows) * Double(T) + footprint.modelBytes + footprint.inferenceBytes(batch: batch, sequence: T, backward: true)
+        do {
+            try ModelFootprint.requireFits(need, "calibration on \(calibrationWindows) windows of \(T) tokens in batches of \(batch)", place: "pruning \(model.path)")
+        } catch let e as ModelError { throw PruningError(e.message) }
         let cal: CalibrationSet
         switch calibration {
         case .split(let file, let split, let corpus):

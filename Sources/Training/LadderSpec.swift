@@ -10,7 +10,7 @@ public struct SpecError: Error, Sendable, Equatable, CustomStringConvertible, Lo
     public init(file: String, line: Int?, _ message: String) {
         self.file = file
         self.line = line
-        self.message = message
+        self.message = ModelError.oneLine(message)
     }
     public var description: String { line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)" }
     public var errorDescription: String? { description }
@@ -33,7 +33,10 @@ public struct LadderSize: Sendable, Equatable {
 /// The model ladder (`experiments/ladder.yaml`): where checkpoints go, the corpus, training
 /// defaults, and the sizes. Training keys given at the top level are defaults that a size may
 /// override. Every problem — YAML syntax, an unknown key, a wrong type, a missing field, an
-/// impossible shape — is reported as `file:line: problem`.
+/// impossible shape, a size name that is not a plain name (it becomes `output/NAME`), a budget
+/// beyond 1e15 tokens, a model whose training (weights, gradients, AdamW moments, one
+/// micro-batch's activations: `ModelFootprint`) exceeds this machine's memory — is reported as
+/// `file:line: problem`, before anything is allocated.
 ///
 ///     output: out/ladder          # required; relative to the current directory
 ///     corpus: shakespeare         # optional: a named corpus or a directory of .txt files
@@ -88,6 +91,13 @@ struct SpecReader {
     static let modelKeys = ["name", "hidden", "layers", "heads", "kv_heads", "mlp_hidden", "vocab", "tied_embeddings"]
     static let trainingKeys = ["seq_len", "batch", "accumulate", "lr", "schedule", "warmup", "decay_fraction", "min_lr_fraction",
                                "weight_decay", "clip", "seed", "eval_tokens", "eval_points", "save_every", "init_std", "tokens_per_param"]
+
+    /// Letters, digits, '_' and '-', starting with a letter or digit: safe as a directory name.
+    static func isPlainName(_ s: String) -> Bool {
+        guard let first = s.unicodeScalars.first, s.unicodeScalars.count <= 64 else { return false }
+        func alnum(_ u: Unicode.Scalar) -> Bool { u.isASCII && (u.properties.isAlphabetic || ("0"..."9").contains(u)) }
+        return alnum(first) && s.unicodeScalars.allSatisfy { alnum($0) || $0 == "_" || $0 == "-" }
+    }
 
     func fail(_ node: Node?, _ message: String) -> SpecError { SpecError(file: file, line: node?.mark?.line, message) }
 
@@ -205,7 +215,12 @@ struct SpecReader {
             }
             return v
         }
-        let name = try string(try required("name"), "name")
+        let nameNode = try required("name")
+        let name = try string(nameNode, "name")
+        // The name becomes a directory under `output`: a path (`a/b`, `../x`) would write elsewhere.
+        guard Self.isPlainName(name) else {
+            throw fail(nameNode, "size name '\(name)' must be a plain name: letters, digits, '_' and '-', starting with a letter or digit")
+        }
         let hidden = try int(try required("hidden"), "hidden")
         let layers = try int(try required("layers"), "layers")
         let heads = try int(try required("heads"), "heads")
@@ -221,6 +236,10 @@ struct SpecReader {
         }
         guard heads % kv == 0 else { throw fail(model["kv_heads"], "heads \(heads) must be a multiple of kv_heads \(kv)") }
         if let v = model["vocab"], vocab != 256 { throw fail(v, "vocab must be 256 (the byte tokenizer), got \(vocab)") }
+        func atLeast(_ min: Int, _ v: Int, _ key: String, _ node: Node) throws -> Int {
+            guard v >= min else { throw fail(node, "'\(key)' must be \(min == 0 ? "≥ 0" : "at least \(min)"), got \(v)") }
+            return v
+        }
 
         // Training settings: built-in defaults, then the spec's defaults, then the size's own.
         var s = TrainingSettings(tokens: 1)
@@ -228,9 +247,9 @@ struct SpecReader {
         var tokensPerParam = 20.0, initStd = 0.02
         for (key, v) in given.sorted(by: { ($0.value.mark?.line ?? 0, $0.key) < ($1.value.mark?.line ?? 0, $1.key) }) {
             switch key {
-            case "seq_len": s.sequenceLength = try int(v, key)
-            case "batch": s.batchSize = try int(v, key)
-            case "accumulate": s.accumulate = try int(v, key)
+            case "seq_len": s.sequenceLength = try atLeast(1, try int(v, key), key, v)
+            case "batch": s.batchSize = try atLeast(1, try int(v, key), key, v)
+            case "accumulate": s.accumulate = try atLeast(1, try int(v, key), key, v)
             case "lr": s.learningRate = try double(v, key)
             case "schedule":
                 let text = try string(v, key)
@@ -238,7 +257,7 @@ struct SpecReader {
                     throw fail(v, "'schedule' must be one of \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
                 }
                 s.schedule = kind
-            case "warmup": s.warmupSteps = try int(v, key)
+            case "warmup": s.warmupSteps = try atLeast(0, try int(v, key), key, v)
             case "decay_fraction": s.decayFraction = try double(v, key)
             case "min_lr_fraction": s.minLRFraction = try double(v, key)
             case "weight_decay": s.weightDecay = try double(v, key)
@@ -247,9 +266,9 @@ struct SpecReader {
                 let seed = try int(v, key)
                 guard seed >= 0 else { throw fail(v, "'seed' must be ≥ 0, got \(seed)") }
                 s.seed = UInt64(seed)
-            case "eval_tokens": s.evalTokens = try int(v, key)
-            case "eval_points": s.evalPoints = try int(v, key)
-            case "save_every": s.saveEvery = try int(v, key)
+            case "eval_tokens": s.evalTokens = try atLeast(0, try int(v, key), key, v)
+            case "eval_points": s.evalPoints = try atLeast(1, try int(v, key), key, v)
+            case "save_every": s.saveEvery = try atLeast(0, try int(v, key), key, v)
             case "init_std": initStd = try double(v, key)
             case "tokens_per_param": tokensPerParam = try double(v, key)
             default: preconditionFailure("training key \(key) not handled")
@@ -259,10 +278,104 @@ struct SpecReader {
             throw fail(given["tokens_per_param"], "tokens_per_param must be at least \(Int(LadderSpec.minimumTokensPerParam)), got \(tokensPerParam)")
         }
         guard initStd > 0 else { throw fail(given["init_std"], "'init_std' must be positive, got \(initStd)") }
-        let config = LlamaConfig.uniform(vocabSize: vocab, hidden: hidden, layers: layers, heads: heads, kvHeads: kv, mlpHidden: mlp,
-                                         tiedEmbeddings: tied, maxSequence: max(2048, s.sequenceLength))
-        s.tokens = Int((tokensPerParam * Double(ParameterCounts(config).nonEmbedding)).rounded(.up))
+        if let v = given["eval_points"], s.evalPoints > TrainingSettings.maxEvalPoints {
+            throw fail(v, "'eval_points' must be at most \(TrainingSettings.maxEvalPoints), got \(s.evalPoints)")
+        }
+
+        // Size the model and its training in overflow-free arithmetic before building anything:
+        // a huge hidden or layers would otherwise trap in an Int product or an allocation.
+        let maxSequence = max(2048, s.sequenceLength)
+        let footprint = ModelFootprint(vocabSize: vocab, hidden: hidden, headDim: hidden / heads,
+                                       blockRuns: [(BlockShape(heads: heads, kvHeads: kv, mlpHidden: mlp), layers)],
+                                       tiedEmbeddings: tied, maxSequence: maxSequence)
+        do { try s.requireFits(footprint, place: "size '\(name)'") } catch let e as ModelError { throw fail(node, e.message) }
+        let nonEmbedding = footprint.parameters - Double(vocab) * Double(hidden) * (tied ? 1 : 2)
+        let budget = (tokensPerParam * nonEmbedding).rounded(.up)
+        guard budget <= Double(TrainingSettings.maxTokens) else {
+            throw fail(given["tokens_per_param"] ?? node, "size '\(name)': a budget of \(String(format: "%.3g", budget)) tokens (tokens_per_param \(tokensPerParam) × \(ModelFootprint.describe(count: nonEmbedding)) non-embedding parameters) exceeds the limit of 1e15")
+        }
+        s.tokens = Int(budget)
         do { try s.validate() } catch let e as TrainingError { throw fail(node, "size '\(name)': \(e.message)") }
+        let config = LlamaConfig.uniform(vocabSize: vocab, hidden: hidden, layers: layers, heads: heads, kvHeads: kv, mlpHidden: mlp,
+                                         tiedEmbeddings: tied, maxSequence: maxSequence)
+        do { try config.validate() } catch let e as ModelError { throw fail(node, "size '\(name)': \(e.message)") }
         return LadderSize(name: name, line: node.mark?.line ?? 0, config: config, settings: s, tokensPerParam: tokensPerParam, initStd: initStd)
+    }
+}
+
+// MARK: The run already saved for a size
+
+extension LadderSize {
+    /// Safetensors metadata key under which `pretrain` records a size's `init_std` (the only
+    /// setting that decides the weights but lives in neither config.json nor trainer_state.json).
+    public static let initStdKey = "prunescale.init_std"
+
+    /// How the run saved in `directory` differs from this size, as "what saved → spec" phrases in
+    /// the spec's key names: the model's shape (config.json), the settings that decide its weights
+    /// (trainer_state.json: budget, batch, seq_len, lr, schedule, seed, ...) and init_std
+    /// (checkpoint metadata). Empty when they match or nothing is saved. Evaluation and save
+    /// settings are not compared: they do not change the model.
+    /// - Parameter budget: the token budget asked for (default: the spec's); nil with
+    ///   `ignoringBudget` to compare everything else only.
+    public func differences(fromRunIn directory: URL, budget: Int? = nil, ignoringBudget: Bool = false) throws -> [String] {
+        let fm = FileManager.default
+        let configURL = directory.appendingPathComponent(Checkpoint.configFileName)
+        let stateURL = directory.appendingPathComponent(Trainer.stateFileName)
+        var out: [String] = []
+        func compare<T: Equatable>(_ key: String, _ saved: T, _ wanted: T) {
+            if saved != wanted { out.append("\(key) \(saved) → \(wanted)") }
+        }
+        if fm.fileExists(atPath: configURL.path) {
+            let saved = try HFConfig.read(from: configURL), c = config
+            compare("vocab", saved.vocabSize, c.vocabSize)
+            compare("hidden", saved.hidden, c.hidden)
+            compare("layers", saved.blocks.count, c.blocks.count)
+            if Set(saved.blocks).count <= 1, let a = saved.blocks.first, let b = c.blocks.first {
+                compare("heads", a.heads, b.heads)
+                compare("kv_heads", a.kvHeads, b.kvHeads)
+                compare("mlp_hidden", a.mlpHidden, b.mlpHidden)
+            } else if saved.blocks != c.blocks {
+                out.append("block shapes differ (the saved model was pruned or edited)")
+            }
+            compare("head width", saved.headDim, c.headDim)
+            compare("tied_embeddings", saved.tiedEmbeddings, c.tiedEmbeddings)
+            compare("max sequence", saved.maxSequence, c.maxSequence)
+            compare("rope theta", saved.ropeTheta, c.ropeTheta)
+            compare("norm eps", saved.normEps, c.normEps)
+            compare("rope layout", saved.ropeLayout.rawValue, c.ropeLayout.rawValue)
+            compare("biases", "\(saved.attentionBias)/\(saved.mlpBias)", "\(c.attentionBias)/\(c.mlpBias)")
+            let weights = directory.appendingPathComponent(Checkpoint.weightsFileName)
+            if fm.fileExists(atPath: weights.path), let std = try SafeTensors(contentsOf: weights).metadata[Self.initStdKey].flatMap(Double.init) {
+                compare("init_std", std, initStd)
+            }
+        }
+        if fm.fileExists(atPath: stateURL.path) {
+            let a = try Trainer.loadState(from: directory).settings, b = settings
+            if !ignoringBudget { compare("budget (tokens)", a.tokens, budget ?? b.tokens) }
+            compare("batch", a.batchSize, b.batchSize)
+            compare("seq_len", a.sequenceLength, b.sequenceLength)
+            compare("accumulate", a.accumulate, b.accumulate)
+            compare("lr", a.learningRate, b.learningRate)
+            compare("schedule", a.schedule.rawValue, b.schedule.rawValue)
+            compare("warmup", a.warmupSteps.map(String.init) ?? "default", b.warmupSteps.map(String.init) ?? "default")
+            if a.schedule == .wsd || b.schedule == .wsd { compare("decay_fraction", a.decayFraction, b.decayFraction) }
+            compare("min_lr_fraction", a.minLRFraction, b.minLRFraction)
+            compare("weight_decay", a.weightDecay, b.weightDecay)
+            compare("clip", a.clip, b.clip)
+            compare("seed", a.seed, b.seed)
+            compare("betas", "\(a.beta1)/\(a.beta2)", "\(b.beta1)/\(b.beta2)")
+        }
+        return out
+    }
+
+    /// Refuses, in one line, to train this size into `directory` when a different run is saved
+    /// there (see `differences`). Never deletes anything: the user chooses another output folder
+    /// or removes the old one.
+    public func requireSavedRunMatches(in directory: URL, budget: Int? = nil, specFile: String) throws {
+        let d = try differences(fromRunIn: directory, budget: budget)
+        guard d.isEmpty else {
+            throw TrainingError("size '\(name)': \(directory.path) holds a different run (saved → spec: \(d.joined(separator: ", "))); "
+                                + "set another 'output' in \(specFile) or remove \(directory.path) yourself")
+        }
     }
 }

@@ -93,35 +93,66 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
             let n = max(1, evalPoints)
             points = n == 1 || hi <= lo ? [hi] : (0..<n).map { lo * Foundation.pow(hi / lo, Double($0) / Double(n - 1)) }
         }
-        // Rounded up to whole steps (with slack so 1e6 written as 999999.99... does not add a step).
-        var steps = Set(points.map { min(totalSteps, max(1, Int(($0 / perStep - 1e-9).rounded(.up)))) })
+        // Rounded up to whole steps (with slack so 1e6 written as 999999.99... does not add a step),
+        // clamped in Double first so a point far beyond the budget cannot overflow the conversion.
+        var steps = Set(points.map { Int(min(Double(totalSteps), max(1, ($0 / perStep - 1e-9).rounded(.up)))) })
         steps.insert(totalSteps)
         return steps.sorted()
     }
 
+    /// The largest token budget (and step size) accepted: at this engine's 10^4–10^5 tokens/s,
+    /// 10^15 tokens would take centuries, and the bound keeps every token count far from `Int`'s
+    /// limit (`tokens + tokensPerStep`, `step × tokensPerStep`).
+    public static let maxTokens = 1_000_000_000_000_000
+    /// The most evaluations a run may plan (each is a pass over up to `evalTokens`); the ladder
+    /// uses 12. Also bounds the list `evalSteps` builds.
+    public static let maxEvalPoints = 10_000
+
+    /// Problems in words; each names its setting as `train`'s flag and the ladder key say it
+    /// (batch, sequence length, accumulate, ...). Counts are checked in overflow-free arithmetic.
     public func validate() throws {
         func fail(_ m: String) -> TrainingError { TrainingError(m) }
         guard tokens > 0 else { throw fail("token budget must be positive, got \(tokens)") }
+        guard tokens <= Self.maxTokens else { throw fail("token budget \(tokens) exceeds the limit of 1e15 tokens") }
         guard batchSize > 0, sequenceLength > 0, accumulate > 0 else {
             throw fail("batch, sequence length and accumulation must be positive, got \(batchSize), \(sequenceLength), \(accumulate)")
+        }
+        let perStep = Double(batchSize) * Double(sequenceLength) * Double(accumulate)
+        guard perStep <= Double(Self.maxTokens) else {
+            throw fail("batch \(batchSize) × sequence length \(sequenceLength) × accumulate \(accumulate) = \(String(format: "%.3g", perStep)) tokens per step exceeds the limit of 1e15")
         }
         guard learningRate.isFinite, learningRate > 0 else { throw fail("learning rate must be positive, got \(learningRate)") }
         guard (0...1).contains(minLRFraction), (0...1).contains(decayFraction) else {
             throw fail("min-lr and decay fractions must lie in [0, 1], got \(minLRFraction) and \(decayFraction)")
         }
-        guard weightDecay >= 0, clip >= 0, (0..<1).contains(beta1), (0..<1).contains(beta2) else {
-            throw fail("weight decay and clip must be ≥ 0 and betas in [0, 1)")
+        guard weightDecay.isFinite, clip.isFinite, weightDecay >= 0, clip >= 0, (0..<1).contains(beta1), (0..<1).contains(beta2) else {
+            throw fail("weight decay and clip must be finite and ≥ 0 and betas in [0, 1), got \(weightDecay), \(clip), \(beta1), \(beta2)")
         }
         if let w = warmupSteps, w < 0 { throw fail("warmup steps must be ≥ 0, got \(w)") }
-        if let e = evalAt, let bad = e.first(where: { $0 <= 0 }) { throw fail("eval points must be positive token counts, got \(bad)") }
+        if let e = evalAt {
+            if let bad = e.first(where: { $0 <= 0 }) { throw fail("eval points must be positive token counts, got \(bad)") }
+            guard e.count <= Self.maxEvalPoints else { throw fail("\(e.count) eval points exceed the limit of \(Self.maxEvalPoints)") }
+        }
         guard evalPoints > 0, evalTokens >= 0, saveEvery >= 0 else { throw fail("eval points must be positive; eval tokens and save interval ≥ 0") }
+        guard evalPoints <= Self.maxEvalPoints else { throw fail("eval points \(evalPoints) exceed the limit of \(Self.maxEvalPoints)") }
+    }
+
+    /// Throws (naming `place`) when this machine cannot train `config` at these settings: the
+    /// model, AdamW's moments, and the activations of one micro-batch (`ModelFootprint`).
+    public func requireFits(_ config: LlamaConfig, place: String) throws {
+        try requireFits(ModelFootprint(config), place: place)
+    }
+
+    public func requireFits(_ footprint: ModelFootprint, place: String) throws {
+        let bytes = footprint.trainingBytes(batch: batchSize, sequence: sequenceLength)
+        try ModelFootprint.requireFits(bytes, "training \(ModelFootprint.describe(count: footprint.parameters)) parameters at batch \(batchSize) × sequence length \(sequenceLength) (weights, gradients, AdamW moments, activations)", place: place)
     }
 }
 
 /// A training problem, one line.
 public struct TrainingError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String) { self.message = ModelError.oneLine(message) }
     public var description: String { message }
     public var errorDescription: String? { message }
 }

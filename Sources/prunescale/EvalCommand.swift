@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Model
 import Training
 
 struct EvalCommand: ParsableCommand {
@@ -58,6 +59,9 @@ struct EvalCommand: ParsableCommand {
         let dir = URL(fileURLWithPath: model)
         let (m, _) = try TrainingData.loadModel(dir, threads: threads)
         let T = seq ?? TrainingData.trainedSequenceLength(dir) ?? min(256, m.config.maxSequence)
+        let rows = min(T, m.config.maxSequence)  // the evaluator clamps longer windows to the model's maximum
+        try ModelFootprint.requireFits(ModelFootprint(m.config).inferenceBytes(batch: batch, sequence: rows),
+                                       "a batch of \(batch) windows of \(rows) tokens", place: "--batch")
         let result: EvalResult, source: String
         if let text {
             let bytes: Data

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Model
 import Training
 
 struct GenerateCommand: ParsableCommand {
@@ -50,6 +51,9 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         if let context, context <= 0 { throw ValidationError("--context must be positive") }
+        guard tokens >= 0 else { throw ValidationError("--tokens must be ≥ 0") }
+        // The sampled ids, the growing context and the decoded text: about 8 bytes a token.
+        try ModelFootprint.requireFits(8 * Double(tokens), "sampling \(tokens) tokens", place: "--tokens")
         let threads = compute.apply()
         let (m, _) = try TrainingData.loadModel(URL(fileURLWithPath: model), threads: threads)
         let tok = ByteTokenizer()

@@ -17,8 +17,11 @@ struct PretrainCommand: ParsableCommand {
             the final eval loss of every size trained so far.
 
             A size whose directory holds a finished run is skipped (--force retrains it); an \
-            unfinished one is resumed; one trained for another budget is left alone (--force). \
-            Spec problems are reported as file:line: problem.
+            unfinished one is resumed. A directory holding a run of another shape or settings \
+            (config.json, budget, seed, batch, ... differ from the spec) stops the command before \
+            any training, naming what differs; nothing is overwritten or deleted, even with \
+            --force: set another output in the spec or remove the old folder yourself. Spec \
+            problems are reported as file:line: problem.
 
             Examples:
               prunescale pretrain --config experiments/ladder.yaml
@@ -63,6 +66,18 @@ struct PretrainCommand: ParsableCommand {
         let progress = ProgressReporter()
         let log: (String) -> Void = { progress.message($0) }
         let cacheURL = cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory()
+        var budget: Int?
+        if let tokens {
+            guard tokens.isFinite, tokens >= 1, tokens <= Double(TrainingSettings.maxTokens) else {
+                throw ValidationError("--tokens: expected a positive count up to 1e15, got \(tokens)")
+            }
+            budget = Int(tokens.rounded())
+        }
+        // Every size's folder is checked before any training: a stale run of another shape must
+        // stop the command up front, not after hours of training the sizes before it.
+        for s in sizes {
+            try s.requireSavedRunMatches(in: output.appendingPathComponent(s.name), budget: budget, specFile: spec.file)
+        }
         let data = try TrainingData.tokens(corpus: corpus ?? spec.corpus ?? "shakespeare", cache: cacheURL, log: log)
 
         for s in sizes {
@@ -74,11 +89,6 @@ struct PretrainCommand: ParsableCommand {
             let trainer: Trainer
             if !force, FileManager.default.fileExists(atPath: stateURL.path) {
                 let state = try Trainer.loadState(from: dir)
-                let budget = tokens.map { Int($0.rounded()) } ?? s.settings.tokens
-                if state.settings.tokens != budget {
-                    log("\(s.name): \(dir.path) holds a run with a budget of \(state.settings.tokens) tokens, not \(budget); --force retrains it")
-                    continue
-                }
                 if state.finished {
                     log("\(s.name): already trained (\(state.tokens) tokens) in \(dir.path); --force retrains")
                     continue
@@ -88,14 +98,15 @@ struct PretrainCommand: ParsableCommand {
             } else {
                 var settings = s.settings
                 var labels = ["stage": "pretrain", "size": s.name]
-                if let tokens {
-                    guard tokens.isFinite, tokens >= 1 else { throw ValidationError("--tokens: expected a positive count") }
-                    settings.tokens = Int(tokens.rounded())
+                if let budget {
+                    settings.tokens = budget
                     labels["budget"] = "override"
                 }
                 let model = try LlamaModel(config: s.config, seed: settings.seed, initStd: Float(s.initStd), threads: threads)
                 trainer = try Trainer(model: model, settings: settings, train: data.tokens(.pretrain), eval: data.tokens(.eval),
                                       run: s.name, labels: labels, progress: progress)
+                // Recorded so a later spec with another init_std is told apart (see LadderSize.differences).
+                trainer.checkpointMetadata[LadderSize.initStdKey] = String(s.initStd)
                 log("\(s.name): \(s.nonEmbeddingParams) non-embedding parameters, \(settings.tokens) tokens in \(settings.totalSteps) steps of \(settings.tokensPerStep), \(threads) thread(s)")
             }
             try trainer.run(checkpoint: dir)
@@ -122,9 +133,12 @@ struct LadderTable: Encodable {
         var loss: Double?
         var perplexity: Double?
         var finished: Bool
+        /// What differs when the size's folder holds a run of another shape or settings (its
+        /// loss is then not this size's and is left out).
+        var savedRunDiffers: String?
 
         enum CodingKeys: String, CodingKey {
-            case name, hidden, layers, heads, budget, loss, perplexity, finished
+            case name, hidden, layers, heads, budget, loss, perplexity, finished, savedRunDiffers = "saved_run_differs"
             case kvHeads = "kv_heads", mlpHidden = "mlp_hidden", nonEmbeddingParams = "non_embedding_params", totalParams = "total_params"
             case tokensPerParam = "tokens_per_param", tokensTrained = "tokens_trained"
         }
@@ -139,12 +153,21 @@ struct LadderTable: Encodable {
         self.output = output.path
         sizes = spec.sizes.map { s in
             let b = s.config.blocks[0]
-            let state = try? Trainer.loadState(from: output.appendingPathComponent(s.name))
+            let dir = output.appendingPathComponent(s.name)
+            // A smoke run's other budget still describes this model (shown as short); any other
+            // difference means the folder holds another model, whose loss must not appear here.
+            let differs: String? = {
+                do {
+                    let d = try s.differences(fromRunIn: dir, ignoringBudget: true)
+                    return d.isEmpty ? nil : d.joined(separator: ", ")
+                } catch { return "unreadable: \(error)" }
+            }()
+            let state = differs == nil ? try? Trainer.loadState(from: dir) : nil
             let loss = state?.records.last?.loss
             return Row(name: s.name, hidden: s.config.hidden, layers: s.config.blocks.count, heads: b.heads, kvHeads: b.kvHeads,
                        mlpHidden: b.mlpHidden, nonEmbeddingParams: s.nonEmbeddingParams, totalParams: s.totalParams,
                        budget: s.settings.tokens, tokensPerParam: s.tokensPerParam, tokensTrained: state?.tokens,
-                       loss: loss, perplexity: loss.map { Foundation.exp($0) }, finished: state?.finished ?? false)
+                       loss: loss, perplexity: loss.map { Foundation.exp($0) }, finished: state?.finished ?? false, savedRunDiffers: differs)
         }
     }
 
@@ -153,7 +176,8 @@ struct LadderTable: Encodable {
 
     func cells(_ r: Row) -> [String] {
         [r.name, "\(r.hidden)", "\(r.layers)", "\(r.heads)", "\(r.kvHeads)", "\(r.mlpHidden)", "\(r.nonEmbeddingParams)", "\(r.totalParams)",
-         "\(r.budget)", r.tokensTrained.map { "\($0)" + (!r.finished ? " (unfinished)" : $0 < r.budget ? " (short)" : "") } ?? "",
+         "\(r.budget)", r.savedRunDiffers != nil ? "other run in folder"
+            : r.tokensTrained.map { "\($0)" + (!r.finished ? " (unfinished)" : $0 < r.budget ? " (short)" : "") } ?? "",
          r.loss.map { String(format: "%.4f", $0) } ?? "", r.perplexity.map { String(format: "%.3f", $0) } ?? ""]
     }
 

@@ -13,7 +13,9 @@ struct PruneCommand: ParsableCommand {
         discussion: """
             --rate is the fraction of non-embedding parameters to remove; the result meets it \
             within one unit's worth (a block for depth, an MLP neuron for width) and pruning.json \
-            reports the exact counts before and after, per block. Width pruning removes attention \
+            reports the exact counts before and after, per block. A rate the model cannot reach \
+            (depth keeps at least one block; width keeps one head per KV group and one neuron \
+            per block) is an error that names the limit, and nothing is written. Width pruning removes attention \
             heads (under grouped-query attention one query head from every KV group at once, so \
             the groups stay equal) and MLP neurons, giving genuinely smaller matrices.
 

@@ -9,8 +9,8 @@ func checkpointScratchDirectory(_ label: String) throws -> URL {
     return dir
 }
 
-/// Parameters with awkward bit patterns (signed zeros, subnormals, a NaN payload) to prove the
-/// round trip is bit-exact, not merely equal.
+/// Parameters with awkward bit patterns (signed zeros, subnormals, the largest finite float) to
+/// prove the round trip is bit-exact, not merely equal. No NaN: `load` refuses non-finite weights.
 func checkpointTestParameters(_ count: Int, seed: UInt32 = 1) -> [Float] {
     var state = seed &* 2_654_435_761
     return (0..<count).map { i in
@@ -18,7 +18,7 @@ func checkpointTestParameters(_ count: Int, seed: UInt32 = 1) -> [Float] {
         switch i % 97 {
         case 5: return -0.0
         case 11: return .leastNonzeroMagnitude
-        case 13: return Float(bitPattern: 0x7FC0_1234)
+        case 13: return -.greatestFiniteMagnitude
         default: return Float(bitPattern: 0x3C00_0000 | (state >> 9)) * (state & 1 == 0 ? 1 : -1)
         }
     }

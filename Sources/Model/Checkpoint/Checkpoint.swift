@@ -103,7 +103,8 @@ public enum Checkpoint {
         var parameters = [Float](repeating: 0, count: layout.totalCount)
         try parameters.withUnsafeMutableBufferPointer { buffer in
             for e in layout.entries {
-                try file.read(e.name, into: UnsafeMutableBufferPointer(rebasing: buffer[e.offset..<e.offset + e.count]))
+                // Non-finite weights would only show as a NaN loss (eval) or a late failure (train).
+                try file.readFinite(e.name, into: UnsafeMutableBufferPointer(rebasing: buffer[e.offset..<e.offset + e.count]))
             }
         }
 

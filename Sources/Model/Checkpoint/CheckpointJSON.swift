@@ -143,6 +143,12 @@ struct JSONParser {
 
     private init(b: [UInt8]) { self.b = b }
 
+    /// A byte for an error message: 'x' when printable ASCII, else its hex (a raw newline or
+    /// control byte would break the one-line message).
+    static func describe(_ byte: UInt8) -> String {
+        (0x21...0x7E).contains(byte) ? "'\(Unicode.Scalar(byte))'" : String(format: "byte 0x%02X", byte)
+    }
+
     private func error(_ m: String) -> JSONSyntaxError { JSONSyntaxError(message: "\(m) at byte \(i)") }
 
     private mutating func skipSpace() {
@@ -159,7 +165,7 @@ struct JSONParser {
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
         case UInt8(ascii: "n"): try literal("null"); return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
-        default: throw error("unexpected character '\(Unicode.Scalar(b[i]))'")
+        default: throw error("unexpected character \(Self.describe(b[i]))")
         }
     }
 
@@ -273,7 +279,7 @@ struct JSONParser {
                 }
                 guard let scalar = Unicode.Scalar(v) else { throw error("unpaired surrogate in \\u escape") }
                 out.append(contentsOf: String(Character(scalar)).utf8)
-            default: throw error("invalid escape '\\\(Unicode.Scalar(e))'")
+            default: throw error("invalid escape '\\' + \(Self.describe(e))")
             }
         }
         return String(decoding: out, as: UTF8.self)

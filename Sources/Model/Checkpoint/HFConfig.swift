@@ -164,7 +164,7 @@ public enum HFConfig {
             theta = try double("rope_theta", in: ropeParameters, default: 10_000)
         }
 
-        var blocks = Array(repeating: BlockShape(heads: heads, kvHeads: kvHeads, mlpHidden: mlp), count: layers)
+        let blocks: [BlockShape]
         if let v = given(blocksKey) {
             guard let list = v.array else { throw fail("\(blocksKey) must be a list") }
             guard list.count == layers else {
@@ -176,6 +176,17 @@ public enum HFConfig {
                 }
                 return BlockShape(heads: h, kvHeads: kv, mlpHidden: m)
             }
+        } else {
+            // Uniform blocks: size the model from the fields before materialising num_hidden_layers
+            // of them, so a corrupt count is refused in words instead of allocating. Negative fields
+            // count as 0 here; `validate` names them below.
+            let shape = BlockShape(heads: heads, kvHeads: kvHeads, mlpHidden: mlp)
+            let sizing = BlockShape(heads: max(heads, 0), kvHeads: max(kvHeads, 0), mlpHidden: max(mlp, 0))
+            try ModelFootprint(vocabSize: max(vocab, 0), hidden: max(hidden, 0), headDim: max(headDim, 0), blockRuns: [(sizing, layers)],
+                               tiedEmbeddings: try bool("tie_word_embeddings", default: false),
+                               maxSequence: max(try int("max_position_embeddings", default: 2048), 0))
+                .requireModelFits(place: source)
+            blocks = Array(repeating: shape, count: layers)
         }
         var layout = RopeLayout.halfSplit
         if let s = try string(ropeLayoutKey) {

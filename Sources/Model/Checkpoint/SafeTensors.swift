@@ -214,6 +214,15 @@ public struct SafeTensors: Sendable {
         }
     }
 
+    /// `read`, then refuses NaN and infinite values (F64 values beyond Float's range become
+    /// infinite here too): weights that would turn every loss into NaN are named up front.
+    public func readFinite(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
+        try read(name, into: destination)
+        if let i = destination.firstIndex(where: { !$0.isFinite }) {
+            throw ModelError("\(source): non-finite weights in tensor \(name) (first at index \(i))")
+        }
+    }
+
     /// IEEE binary16 to Float, exactly (every half is a float). By hand rather than `Float16`,
     /// which is not available on every platform Swift builds for.
     static func float(half h: UInt16) -> Float {
