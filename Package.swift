@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(name: "train-bench", dependencies: ["Model", "Tensor"], path: "benchmarks/train-throughput/swift"),
 
         .testTarget(name: "NativeLinkTests", dependencies: ["COpenBLAS", "CGSL", "ScalingLaw"]),
-        .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw", "Randomness"]),
+        .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw", "Randomness", "Fuzzing"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness"]),
         // Fixtures/ holds Python scripts the interop tests run (found through #filePath).
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness"], exclude: ["Fixtures"]),
