@@ -73,7 +73,7 @@ let package = Package(
 
         .testTarget(name: "NativeLinkTests", dependencies: ["COpenBLAS", "CGSL", "ScalingLaw"]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence"]),
-        .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw", "Randomness"]),
+        .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw", "Randomness", "Fuzzing"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness"]),
         // Fixtures/ holds Python scripts the interop tests run (found through #filePath).
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness", "Fuzzing"], exclude: ["Fixtures"]),

@@ -24,8 +24,11 @@ public struct CSVTable: Sendable {
     }
 
     /// Shortest text that reads back to the same Double (Swift's description is round-trip exact).
-    public static func number(_ x: Double) -> String {
-        if x.isNaN { return "nan" }
+    /// A value that is not a number (the law at a record it cannot evaluate, an undefined metric)
+    /// is an empty cell, like an absent one: pandas reads it as NaN, the records reader as absent,
+    /// and no reader mistakes it for a number.
+    public static func number(_ x: Double?) -> String {
+        guard let x, x.isFinite else { return "" }
         if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
         return "\(x)"
     }

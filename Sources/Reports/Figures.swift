@@ -32,12 +32,12 @@ public enum Figures {
         let y = Axis(.linear, label: "loss", spanning: observed.map(\.record.loss) + curveValues.map(\.y).filter(\.isFinite))
 
         let m = report.fit.metrics
-        var subtitle = "Fitted on \(m.count) records: R² \(Format.significant(m.r2, 4)), RMSE \(Format.significant(m.rmse, 3))"
+        var subtitle = "Fitted on \(m.count) records: R² \(Format.metric(m.r2, 4)), RMSE \(Format.metric(m.rmse, 3))"
         if let h = report.fit.holdoutMetrics {
             let proto = report.fit.holdout.map { ", \($0)" } ?? ""
-            subtitle += "\nHeld out (\(h.count) records\(proto)): R² \(Format.significant(h.r2, 4)), RMSE \(Format.significant(h.rmse, 3))"
+            subtitle += "\nHeld out (\(h.count) records\(proto)): R² \(Format.metric(h.r2, 4)), RMSE \(Format.metric(h.rmse, 3))"
         }
-        var chart = SVGChart(title: "\(report.law.name) law: loss vs tokens (R² = \(Format.significant(m.r2, 4)))",
+        var chart = SVGChart(title: "\(report.law.name) law: loss vs tokens (R² = \(Format.metric(m.r2, 4)))",
                              subtitle: subtitle, x: x, y: y)
 
         for (i, curve) in curves.enumerated() where !curve.points.isEmpty {
@@ -85,12 +85,12 @@ public enum Figures {
         let y = Axis(.linear, label: "predicted loss", lower: probe.lower, upper: probe.upper)
 
         let m = report.fit.metrics
-        var title = "Predicted vs observed loss (RMSE \(Format.significant(m.rmse, 3))"
-        if let h = report.fit.holdoutMetrics { title += ", held out \(Format.significant(h.rmse, 3))" }
+        var title = "Predicted vs observed loss (RMSE \(Format.metric(m.rmse, 3))"
+        if let h = report.fit.holdoutMetrics { title += ", held out \(Format.metric(h.rmse, 3))" }
         title += ")"
-        var subtitle = "Fitted on \(m.count) records: R² \(Format.significant(m.r2, 4))"
+        var subtitle = "Fitted on \(m.count) records: R² \(Format.metric(m.r2, 4))"
         if let h = report.fit.holdoutMetrics {
-            subtitle += " · held out (\(h.count) records\(report.fit.holdout.map { ", \($0)" } ?? "")): R² \(Format.significant(h.r2, 4))"
+            subtitle += " · held out (\(h.count) records\(report.fit.holdout.map { ", \($0)" } ?? "")): R² \(Format.metric(h.r2, 4))"
         }
         subtitle += "\nPoints on the dashed line are predicted exactly; above it, the law predicts too high a loss."
         var chart = SVGChart(title: title, subtitle: subtitle, x: x, y: y)

@@ -14,6 +14,9 @@ enum Format {
         return mantissa + "e" + (negative ? "-" : "") + (exponent.isEmpty ? "0" : exponent)
     }
 
+    /// A metric: "n/a" when undefined (the reason is printed beside the table).
+    static func metric(_ x: Double?, _ digits: Int = 4) -> String { x.map { significant($0, digits) } ?? "n/a" }
+
     static func optional(_ x: Double?, _ digits: Int = 4) -> String { x.map { significant($0, digits) } ?? "—" }
 
     static func interval(_ v: [Double]?, _ digits: Int = 4) -> String {

@@ -98,7 +98,7 @@ public enum ReportWriter {
         // A label named like a fixed column would make the header ambiguous for readers keyed by name.
         let labelHeader = labels.map { fixedColumns.contains($0) ? "label_\($0)" : $0 }
         var table = CSVTable(header: fixedColumns + labelHeader)
-        let number = { (v: Double?) in v.map(CSVTable.number) ?? "" }
+        let number = { (v: Double?) in CSVTable.number(v) }
         for row in rows {
             let r = row.record
             table.append([r.run, number(r.n0), number(r.n), number(r.rho), number(r.loss0), number(r.tokens),
@@ -135,15 +135,18 @@ public enum ReportWriter {
         let h = fit.holdoutMetrics
         let metricRows: [(String, (FitMetrics) -> String)] = [
             ("Records", { "\($0.count)" }),
-            ("R²", { Format.significant($0.r2, 5) }),
-            ("RMSE", { Format.significant($0.rmse, 4) }),
-            ("MAPE (%)", { Format.significant($0.mape, 4) }),
-            ("Huber", { Format.significant($0.huber, 4) }),
-            ("ASD", { Format.significant($0.asd, 4) }),
-            ("ASD (log tokens)", { Format.significant($0.asdLog, 4) }),
+            ("R²", { Format.metric($0.r2, 5) }),
+            ("RMSE", { Format.metric($0.rmse, 4) }),
+            ("MAPE (%)", { Format.metric($0.mape, 4) }),
+            ("Huber", { Format.metric($0.huber, 4) }),
+            ("ASD", { Format.metric($0.asd, 4) }),
+            ("ASD (log tokens)", { Format.metric($0.asdLog, 4) }),
         ]
         md += table(["Metric", "Fit"] + (h == nil ? [] : ["Held out"]),
                     metricRows.map { name, f in [name, f(fit.metrics)] + (h.map { [f($0)] } ?? []) }, numeric: true)
+        // Why an n/a is one, under the table.
+        let notes = fit.metrics.notes.map { "- \($0)\n" } + (h?.notes.map { "- Held out: \($0)\n" } ?? [])
+        if !notes.isEmpty { md += "\n" + notes.joined() }
         if let holdout = fit.holdout { md += "\nHeld-out protocol: `\(holdout)`.\n" }
         md += "\n"
 

@@ -91,3 +91,73 @@ public struct FitOptions: Sendable, Equatable, Codable {
 
     public init() {}
 }
+
+extension FitOptions {
+    /// An option outside what the fitter accepts: its key in fit.json's `options`, its flag, and
+    /// the problem. The same checks guard the command line and a fit.json read back.
+    public struct Problem: Sendable, Equatable {
+        public var key: String
+        public var flag: String
+        public var problem: String
+    }
+
+    /// The first option outside its limits (`InputLimits`), or nil.
+    public var problem: Problem? {
+        func p(_ key: String, _ flag: String, _ problem: String) -> Problem { Problem(key: key, flag: flag, problem: problem) }
+        let count = InputLimits.grouped
+        if !(huberDelta > 0 && huberDelta.isFinite) {
+            return p("huberDelta", "--huber-delta", "expected a positive number, got \(NumberText.short(huberDelta))")
+        }
+        if !(1...InputLimits.starts).contains(starts) {
+            return p("starts", "--starts", "expected 1 to \(count(InputLimits.starts)) starting points, got \(starts)")
+        }
+        if !(0...InputLimits.bootstrapReplicates).contains(bootstrap) {
+            return p("bootstrap", "--bootstrap", "expected 0 to \(count(InputLimits.bootstrapReplicates)) replicates, got \(bootstrap)")
+        }
+        if !(confidence > 0 && confidence < 1) {
+            return p("confidence", "--confidence", "expected a level in (0, 1), got \(NumberText.short(confidence))")
+        }
+        if !(1...InputLimits.iterations).contains(maxIterations) {
+            return p("maxIterations", "--max-iterations", "expected 1 to \(count(InputLimits.iterations)) iterations, got \(maxIterations)")
+        }
+        if !(0...InputLimits.threads).contains(threads) {
+            return p("threads", "--threads", "expected 0 (all cores) to \(count(InputLimits.threads)) threads, got \(threads)")
+        }
+        for (key, v) in [("xtol", xtol), ("gtol", gtol), ("ftol", ftol)] where !(v >= 0 && v.isFinite) {
+            return p(key, key, "expected a finite tolerance of 0 or more, got \(NumberText.short(v))")
+        }
+        for (key, flag, values) in [("start", "--start", start), ("fixed", "--fix", fixed)] {
+            for name in values.keys.sorted() where !values[name]!.isFinite {
+                return p("\(key).\(name)", flag, "\(name) is not a finite number")
+            }
+        }
+        for name in bounds.keys.sorted() {
+            let b = bounds[name]!
+            if b.lower == nil && b.upper == nil { return p("bounds.\(name)", "--bound", "\(name) has neither a lower nor an upper bound") }
+            for v in [b.lower, b.upper].compactMap({ $0 }) where !v.isFinite {
+                return p("bounds.\(name)", "--bound", "\(name)'s bound \(NumberText.short(v)) is not finite")
+            }
+            if let lo = b.lower, let hi = b.upper, !(lo < hi) {
+                return p("bounds.\(name)", "--bound", "\(name): lower bound \(NumberText.short(lo)) is not below upper bound \(NumberText.short(hi))")
+            }
+        }
+        var points = 1.0
+        for name in grid.keys.sorted() {
+            let levels = grid[name]!
+            if !(1...InputLimits.gridLevels).contains(levels.count) {
+                return p("grid.\(name)", "--grid", "\(name) has \(levels.count) levels; give 1 to \(count(InputLimits.gridLevels))")
+            }
+            if levels.contains(where: { !$0.isFinite }) { return p("grid.\(name)", "--grid", "\(name) has a level that is not a finite number") }
+            points *= Double(levels.count)
+        }
+        if points > InputLimits.gridPoints {
+            return p("grid", "--grid", "the full factorial has \(NumberText.short(points)) points; at most \(NumberText.short(InputLimits.gridPoints))")
+        }
+        return nil
+    }
+
+    /// Throws an `InputError` naming the flag of the first option outside its limits.
+    public func validate() throws {
+        if let problem { throw InputError(problem.flag, problem.problem) }
+    }
+}

@@ -1,25 +1,51 @@
 import Foundation
 
 /// Goodness of fit on one set of records.
+///
+/// A metric the records do not define (ASD when every run has a single point, R² when the loss
+/// is constant) is nil, `null` in JSON, with its reason in `undefined`; it is never NaN, which
+/// JSON cannot hold and which would print as a number.
 public struct FitMetrics: Sendable, Equatable, Codable {
+    /// The metrics, by their JSON keys.
+    public enum Metric: String, CaseIterable, Sendable, Codable {
+        case r2, rmse, mape, huber, asd
+        case asdLog = "asd_log"
+
+        /// How reports name it.
+        public var label: String {
+            switch self {
+            case .r2: "R²"
+            case .rmse: "RMSE"
+            case .mape: "MAPE %"
+            case .huber: "Huber"
+            case .asd: "ASD"
+            case .asdLog: "ASD (log tokens)"
+            }
+        }
+    }
+
     public var count: Int
-    public var r2: Double
-    public var rmse: Double
+    public var r2: Double?
+    public var rmse: Double?
     /// Mean absolute percentage error, in percent.
-    public var mape: Double
+    public var mape: Double?
     /// Mean Huber loss of the linear residuals with the fit's `huberDelta`.
-    public var huber: Double
+    public var huber: Double?
     /// Average slope difference on raw tokens (brief, section 2).
-    public var asd: Double
+    public var asd: Double?
     /// The same with slopes taken against `log(tokens)` (scale-free).
-    public var asdLog: Double
+    public var asdLog: Double?
+    /// Why each nil metric is undefined, by JSON key: `["asd": "every run has a single point"]`.
+    public var undefined: [String: String]
 
     enum CodingKeys: String, CodingKey {
-        case count, r2, rmse, mape, huber, asd
+        case count, r2, rmse, mape, huber, asd, undefined
         case asdLog = "asd_log"
     }
 
-    public init(count: Int, r2: Double, rmse: Double, mape: Double, huber: Double, asd: Double, asdLog: Double) {
+    /// A value that is not finite is stored as nil, with `undefined`'s reason or a generic one.
+    public init(count: Int, r2: Double?, rmse: Double?, mape: Double?, huber: Double?, asd: Double?, asdLog: Double?,
+                undefined: [String: String] = [:]) {
         self.count = count
         self.r2 = r2
         self.rmse = rmse
@@ -27,6 +53,65 @@ public struct FitMetrics: Sendable, Equatable, Codable {
         self.huber = huber
         self.asd = asd
         self.asdLog = asdLog
+        self.undefined = [:]
+        for m in Metric.allCases {
+            guard let v = self[m], v.isFinite else {
+                self[m] = nil
+                self.undefined[m.rawValue] = undefined[m.rawValue] ?? "not a finite number"
+                continue
+            }
+        }
+    }
+
+    public subscript(_ m: Metric) -> Double? {
+        get {
+            switch m {
+            case .r2: r2
+            case .rmse: rmse
+            case .mape: mape
+            case .huber: huber
+            case .asd: asd
+            case .asdLog: asdLog
+            }
+        }
+        set {
+            switch m {
+            case .r2: r2 = newValue
+            case .rmse: rmse = newValue
+            case .mape: mape = newValue
+            case .huber: huber = newValue
+            case .asd: asd = newValue
+            case .asdLog: asdLog = newValue
+            }
+        }
+    }
+
+    /// One line per undefined metric, `ASD n/a: every run has a single point`, in metric order.
+    public var notes: [String] {
+        Metric.allCases.compactMap { m in self[m] == nil ? "\(m.label) n/a: \(undefined[m.rawValue] ?? "undefined")" : nil }
+    }
+
+    /// Every metric key is written, `null` when undefined, so a reader need not test for absence.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(count, forKey: .count)
+        try c.encode(r2, forKey: .r2)
+        try c.encode(rmse, forKey: .rmse)
+        try c.encode(mape, forKey: .mape)
+        try c.encode(huber, forKey: .huber)
+        try c.encode(asd, forKey: .asd)
+        try c.encode(asdLog, forKey: .asdLog)
+        try c.encode(undefined, forKey: .undefined)
+    }
+
+    /// Fits written before metrics could be undefined have numbers everywhere and no `undefined`.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(count: try c.decode(Int.self, forKey: .count),
+                  r2: try c.decodeIfPresent(Double.self, forKey: .r2), rmse: try c.decodeIfPresent(Double.self, forKey: .rmse),
+                  mape: try c.decodeIfPresent(Double.self, forKey: .mape), huber: try c.decodeIfPresent(Double.self, forKey: .huber),
+                  asd: try c.decodeIfPresent(Double.self, forKey: .asd), asdLog: try c.decodeIfPresent(Double.self, forKey: .asdLog),
+                  undefined: try c.decodeIfPresent([String: String].self, forKey: .undefined) ?? [:])
     }
 }
 
@@ -69,26 +154,30 @@ public enum Holdout: Sendable, Equatable, Codable, CustomStringConvertible {
     /// Parses `tokens=0.2`, `n0=max`, `n0=8e9`, `rho=max`, `rho=0.35`.
     public init(parsing text: String) throws {
         let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard parts.count == 2 else { throw LawError("holdout '\(text)': expected tokens=FRACTION, n0=max|VALUE or rho=max|VALUE") }
+        guard parts.count == 2 else { throw LawError("holdout '\(OneLine.quoted(text))': expected tokens=FRACTION, n0=max|VALUE or rho=max|VALUE") }
         let value = parts[1]
         switch parts[0] {
         case "tokens":
-            guard let f = Double(value), f > 0, f < 1 else { throw LawError("holdout '\(text)': the token fraction must be a number in (0, 1)") }
+            guard case .value(let f) = NumberText.read(value), f > 0, f < 1 else {
+                throw LawError("holdout '\(OneLine.quoted(text))': the token fraction must be a number in (0, 1)")
+            }
             self = .tokens(fraction: f)
         case "n0", "rho":
             let v: Double?
-            if value == "max" { v = nil } else if let d = Double(value), d.isFinite { v = d } else {
-                throw LawError("holdout '\(text)': expected 'max' or a number after '='")
+            if value == "max" { v = nil } else if case .value(let d) = NumberText.read(value) { v = d } else {
+                throw LawError("holdout '\(OneLine.quoted(text))': expected 'max' or a number after '='")
             }
             self = parts[0] == "n0" ? .n0(v) : .rho(v)
         default:
-            throw LawError("holdout '\(text)': unknown protocol '\(parts[0])' (use tokens, n0 or rho)")
+            throw LawError("holdout '\(OneLine.quoted(text))': unknown protocol '\(OneLine.quoted(parts[0]))' (use tokens, n0 or rho)")
         }
     }
 
     public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        try self.init(parsing: text)
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        // A decoding error keeps the field's path for the reader's message.
+        do { try self.init(parsing: text) } catch let e as LawError { throw DecodingError.dataCorruptedError(in: c, debugDescription: e.message) }
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()

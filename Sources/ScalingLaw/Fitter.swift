@@ -113,13 +113,7 @@ public enum ScalingLawFitter {
         return analysis
     }
 
-    static func validate(_ o: FitOptions) throws {
-        guard o.huberDelta > 0, o.huberDelta.isFinite else { throw LawError("--huber-delta must be a positive number") }
-        guard o.confidence > 0, o.confidence < 1 else { throw LawError("--confidence must lie in (0, 1)") }
-        guard o.bootstrap >= 0 else { throw LawError("--bootstrap must be 0 or more") }
-        guard o.maxIterations > 0 else { throw LawError("--max-iterations must be positive") }
-        guard o.threads >= 0 else { throw LawError("--threads must be 0 (all cores) or more") }
-    }
+    static func validate(_ o: FitOptions) throws { try o.validate() }
 
     /// The lowest objective; ties go to the earliest start, so the answer is deterministic.
     static func bestFit(_ fits: [LocalFit]) -> LocalFit? {

@@ -86,10 +86,10 @@ public struct LawSpec: Sendable, Equatable, Codable {
     }
 }
 
-/// Errors in choosing or defining a law.
+/// Errors in choosing or defining a law; one line (a quoted expression may hold newlines).
 public struct LawError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
     public var message: String
     public init(_ message: String) { self.message = message }
-    public var description: String { message }
-    public var errorDescription: String? { message }
+    public var description: String { OneLine.escaped(message) }
+    public var errorDescription: String? { description }
 }

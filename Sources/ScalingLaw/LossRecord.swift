@@ -54,7 +54,8 @@ public struct LossRecord: Sendable, Equatable {
     }
 }
 
-/// A problem with input data, always tied to a place: `file:line: problem`.
+/// A problem with input data, always tied to a place: `file:line: problem`, on one line (what the
+/// message quotes from the file is escaped).
 public struct DataError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
     public var file: String
     public var line: Int?
@@ -65,8 +66,7 @@ public struct DataError: Error, Sendable, Equatable, CustomStringConvertible, Lo
         self.message = message
     }
     public var description: String {
-        if let line { return "\(file):\(line): \(message)" }
-        return "\(file): \(message)"
+        OneLine.escaped(line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)")
     }
     public var errorDescription: String? { description }
 }

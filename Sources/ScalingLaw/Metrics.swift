@@ -13,9 +13,16 @@ public enum Metrics {
     }
 
     /// The same on plain arrays: `run[i]` numbers record i's run (any integers; equal means same run).
+    /// A metric these records do not define is nil with its reason (see `FitMetrics`).
     static func compute(observed y: [Double], fitted: [Double], tokens: [Double], run: [Int], huberDelta: Double) -> FitMetrics {
         let n = y.count
-        guard n > 0 else { return FitMetrics(count: 0, r2: .nan, rmse: .nan, mape: .nan, huber: .nan, asd: .nan, asdLog: .nan) }
+        func allUndefined(_ reason: String) -> FitMetrics {
+            FitMetrics(count: n, r2: nil, rmse: nil, mape: nil, huber: nil, asd: nil, asdLog: nil,
+                       undefined: Dictionary(uniqueKeysWithValues: FitMetrics.Metric.allCases.map { ($0.rawValue, reason) }))
+        }
+        guard n > 0 else { return allUndefined("no records") }
+        let notFinite = fitted.filter { !$0.isFinite }.count
+        guard notFinite == 0 else { return allUndefined("the law is not finite at \(notFinite) of \(n) records") }
         let mean = y.reduce(0, +) / Double(n)
         var ssRes = 0.0, ssTot = 0.0, ape = 0.0, hub = 0.0
         for i in 0..<n {
@@ -25,9 +32,16 @@ public enum Metrics {
             ape += abs(r) / abs(y[i])
             hub += huberLoss(r, delta: huberDelta)
         }
-        let (asd, asdLog) = averageSlopeDifference(observed: y, fitted: fitted, tokens: tokens, run: run)
-        return FitMetrics(count: n, r2: ssTot > 0 ? 1 - ssRes / ssTot : .nan, rmse: (ssRes / Double(n)).squareRoot(),
-                          mape: 100 * ape / Double(n), huber: hub / Double(n), asd: asd, asdLog: asdLog)
+        var undefined: [String: String] = [:]
+        if !(ssTot > 0) { undefined["r2"] = n == 1 ? "a single record" : "the observed loss is constant" }
+        if y.contains(0) { undefined["mape"] = "an observed loss is zero" }
+        let slopes = averageSlopeDifference(observed: y, fitted: fitted, tokens: tokens, run: run)
+        if slopes.asd == nil { undefined["asd"] = slopes.reason }
+        if slopes.asdLog == nil { undefined["asd_log"] = slopes.reasonLog }
+        // Sums that overflow (losses near 1e308) are not finite either; FitMetrics says so.
+        return FitMetrics(count: n, r2: ssTot > 0 ? 1 - ssRes / ssTot : nil, rmse: (ssRes / Double(n)).squareRoot(),
+                          mape: y.contains(0) ? nil : 100 * ape / Double(n), huber: hub / Double(n),
+                          asd: slopes.asd, asdLog: slopes.asdLog, undefined: undefined)
     }
 
     /// Numbers runs 0, 1, ... in order of first appearance.
@@ -41,7 +55,11 @@ public enum Metrics {
         return (ids, number.count)
     }
 
-    static func averageSlopeDifference(observed loss: [Double], fitted: [Double], tokens: [Double], run: [Int]) -> (Double, Double) {
+    /// ASD on raw and on log tokens; nil (with the reason) when no run has two checkpoints to
+    /// take a slope between.
+    static func averageSlopeDifference(observed loss: [Double], fitted: [Double], tokens: [Double], run: [Int])
+        -> (asd: Double?, asdLog: Double?, reason: String, reasonLog: String)
+    {
         // Runs in order of first appearance: summing in Dictionary order would make the last
         // bits of the metric differ from run to run of the program.
         var slot: [Int: Int] = [:]
@@ -68,7 +86,11 @@ public enum Metrics {
                 }
             }
         }
-        return (pairs > 0 ? sum / Double(pairs) : .nan, pairsLog > 0 ? sumLog / Double(pairsLog) : .nan)
+        let reason = runs.isEmpty ? "no record has a token count"
+            : runs.allSatisfy({ $0.count == 1 }) ? "every run has a single point"
+            : "no run has two checkpoints at different token counts"
+        let reasonLog = pairs == 0 ? reason : "every pair of checkpoints starts at tokens = 0 (log 0 is undefined)"
+        return (pairs > 0 ? sum / Double(pairs) : nil, pairsLog > 0 ? sumLog / Double(pairsLog) : nil, reason, reasonLog)
     }
 }
 

@@ -23,40 +23,66 @@ public struct Planner: Sendable {
     /// Token counts searched for a budget: 1 token to 1e30.
     static let searchRange = (lo: 0.0, hi: 30.0)
 
+    /// How far `--rho` may sit from the rate `--n` and `--n0` imply: rounding of either, not a
+    /// different model (0.25 against 0.2503 passes, 0.25 against 0.26 does not).
+    public static let rateTolerance = 5e-4
+
+    /// Checks `fit` against `law` as strictly as the fit.json reader (a fit built in memory gets
+    /// the same guarantees); throws naming the first bad field.
     public init(law: any Law, fit: FitResult) throws {
-        guard law.parameterNames == fit.parameterNames else {
-            throw LawError("fit was made with parameters \(fit.parameterNames.joined(separator: ",")) but law \(law.name) has \(law.parameterNames.joined(separator: ","))")
-        }
+        if let (field, problem) = fit.problem(for: law) { throw LawError("fit: \(field): \(problem)") }
         self.law = law
         self.fit = fit
         best = fit.parameterVector
-        samples = fit.bootstrap?.samples.filter { $0.count == law.parameterCount } ?? []
+        samples = fit.bootstrap?.samples ?? []
     }
 
     /// The law's input point for the target, deriving `rho` from `n0` and `n` or `n` from `n0`
-    /// and `rho`; throws naming the flags the law still lacks.
+    /// and `rho`. Throws an `InputError` naming the flag of a value out of range, of `--n` and
+    /// `--rho` when they describe different models, or of what the law still lacks.
     public func point(for target: PlanTarget) throws -> LawPoint {
+        let short = NumberText.short
+        if let n0 = target.n0, !(n0 > 0 && n0.isFinite) { throw InputError("--n0", "expected a positive parameter count, got \(short(n0))") }
+        if let n = target.n, !(n > 0 && n.isFinite) { throw InputError("--n", "expected a positive parameter count, got \(short(n))") }
+        if let rho = target.rho, !(rho >= 0 && rho < 1) { throw InputError("--rho", "expected a pruning rate in [0, 1), got \(short(rho))") }
+        if let l = target.loss0, !(l > 0 && l.isFinite) { throw InputError("--loss0", "expected a positive loss, got \(short(l))") }
+        if let n0 = target.n0, let n = target.n, n > n0 {
+            throw InputError("--n", "\(short(n)) is larger than --n0 \(short(n0)); n is the size after pruning")
+        }
+        if let n0 = target.n0, let n = target.n, let rho = target.rho, abs((1 - n / n0) - rho) > Self.rateTolerance {
+            throw InputError("--n, --rho", "they disagree: --n \(short(n)) of --n0 \(short(n0)) is rho = \(short(1 - n / n0)), but --rho is \(short(rho)) (n = \(short((1 - rho) * n0))); give one of them")
+        }
         var t = target
         if t.rho == nil, let n0 = t.n0, let n = t.n { t.rho = 1 - n / n0 }
         if t.n == nil, let n0 = t.n0, let rho = t.rho { t.n = (1 - rho) * n0 }
         let x = LawPoint(n0: t.n0 ?? .nan, n: t.n ?? .nan, rho: t.rho ?? .nan, loss0: t.loss0 ?? .nan, tokens: 1)
         let missing = law.variables.filter { $0 != .tokens && x[$0].isNaN }
         guard missing.isEmpty else {
-            throw LawError("law \(law.name) needs \(missing.map { "--\($0.rawValue == "loss0" ? "loss0" : $0.rawValue)" }.joined(separator: ", ")) for the target model")
+            throw LawError("law \(law.name) needs \(missing.map { "--\($0.rawValue)" }.joined(separator: ", ")) for the target model")
         }
-        if let rho = t.rho, !(0..<1).contains(rho) { throw LawError("target rho = \(rho) is outside [0, 1)") }
-        for v in [Variable.n0, .n, .loss0] where law.variables.contains(v) && !(x[v] > 0) {
-            throw LawError("target \(v.rawValue) = \(x[v]) must be positive")
+        // A fitted law can still be undefined at a far-off target (a power of rho = 0, say).
+        guard law.value(best, at: x.with(.tokens, 1e9)).isFinite else {
+            throw LawError("law \(law.name) with the fitted parameters has no finite loss at this target model")
         }
         return x
     }
 
     /// Losses at the given token counts, with bootstrap intervals when the fit has samples.
     public func predict(_ target: PlanTarget, tokens: [Double]) throws -> [LossPrediction] {
+        guard tokens.count <= InputLimits.predictionPoints else {
+            throw InputError("--tokens", "at most \(InputLimits.grouped(InputLimits.predictionPoints)) token counts, got \(tokens.count)")
+        }
+        if let d = tokens.first(where: { !($0 > 0 && $0.isFinite) }) {
+            throw InputError("--tokens", "expected positive token counts, got \(NumberText.short(d))")
+        }
         let x = try point(for: target)
-        return tokens.map { d in
+        return try tokens.map { d in
             let xd = x.with(.tokens, d)
-            return LossPrediction(tokens: d, loss: law.value(best, at: xd), interval: interval(samples.map { law.value($0, at: xd) }))
+            let loss = law.value(best, at: xd)
+            guard loss.isFinite else {
+                throw LawError("law \(law.name) with the fitted parameters has no finite loss at \(NumberText.short(d)) tokens")
+            }
+            return LossPrediction(tokens: d, loss: loss, interval: interval(samples.map { law.value($0, at: xd) }))
         }
     }
 
@@ -112,15 +138,18 @@ public struct Planner: Sendable {
     }
 
     public func plan(_ target: PlanTarget, criterion: PlanCriterion) throws -> PlanResult {
+        let short = NumberText.short
         switch criterion {
-        case .targetLoss(let l): guard l.isFinite else { throw LawError("--target-loss must be a finite number") }
-        case .maxSlope(let t): guard t > 0, t.isFinite else { throw LawError("--max-slope must be a positive number (loss per 1e9 tokens)") }
+        case .targetLoss(let l): guard l > 0, l.isFinite else { throw InputError("--target-loss", "expected a positive loss, got \(short(l))") }
+        case .maxSlope(let t):
+            guard t > 0, t.isFinite else { throw InputError("--max-slope", "expected a positive loss drop per 1e9 tokens, got \(short(t))") }
         case .recovery(let f, let lp):
-            guard f > 0, f < 1 else { throw LawError("--recovery must lie in (0, 1)") }
-            guard lp.isFinite, lp > 0 else { throw LawError("--loss-pruned must be a positive number") }
+            guard f > 0, f < 1 else { throw InputError("--recovery", "expected a fraction in (0, 1), got \(short(f))") }
+            guard lp.isFinite, lp > 0 else { throw InputError("--loss-pruned", "expected a positive loss, got \(short(lp))") }
         }
         let x = try point(for: target)
         let fl = floor(best, at: x)
+        guard fl.isFinite else { throw LawError("law \(law.name) with the fitted parameters has no finite floor L(D→∞) at this target model") }
         let tokens = budget(best, at: x, criterion: criterion)
         let budgets = samples.map { budget($0, at: x, criterion: criterion) }
         let reachedBudgets = budgets.compactMap { $0 }.sorted()
@@ -164,7 +193,7 @@ public struct Planner: Sendable {
         case .recovery(let f, let lp): lp - f * (lp - fl)
         }
         return PlanResult(criterion: "\(criterion)", target: target, tokens: tokens, interval: iv, reachable: tokens != nil,
-                          lossAtBudget: tokens.map { law.value(best, at: x.with(.tokens, $0)) }, floor: fl,
+                          lossAtBudget: tokens.map { law.value(best, at: x.with(.tokens, $0)) }.flatMap { $0.isFinite ? $0 : nil }, floor: fl,
                           replicates: samples.count, unreachableReplicates: unreachable, extrapolation: extrapolation,
                           message: message, curve: curve, targetLoss: targetLoss)
     }
@@ -177,11 +206,16 @@ public struct Planner: Sendable {
             lo = min(lo, t / 3)
             hi = max(hi, t * 3)
         }
-        lo = max(lo, 1)
-        return SyntheticDesign.logSpaced(lo, max(hi, lo * 10), count: 80).map { d in
+        // Within what a Double holds after the widening (a fitted range may reach 1e308).
+        lo = min(max(lo, 1), 1e290)
+        hi = min(max(hi, lo * 10), 1e300)
+        // Points where the law is not finite are left out: the curve is for drawing.
+        return SyntheticDesign.logSpaced(lo, hi, count: 80).compactMap { d in
             let xd = x.with(.tokens, d)
+            let loss = law.value(best, at: xd)
+            guard loss.isFinite else { return nil }
             let band = interval(samples.map { law.value($0, at: xd) })
-            return CurvePoint(tokens: d, loss: law.value(best, at: xd), lower: band?[0], upper: band?[1])
+            return CurvePoint(tokens: d, loss: loss, lower: band?[0], upper: band?[1])
         }
     }
 

@@ -51,15 +51,19 @@ enum StartDesigner {
                 if let given = options.grid[law.parameterNames[j]], !given.isEmpty { return given }
                 return (0..<defaultLevels).map { ranges[j].at(Double($0) / Double(defaultLevels - 1)) }
             }
-            let total = levels.reduce(1) { $0 * $1.count }
+            // In a Double: a product of level counts can pass Int.max. FitOptions keeps an
+            // explicit grid under 1e15 points, and default levels multiply to about --starts, so
+            // the index stays exact (below 2^53).
+            let total = levels.reduce(1.0) { $0 * Double($1.count) }
             // Thin a larger factorial evenly (a fixed stride through its mixed-radix index).
-            let count = min(total, options.starts)
+            let count = Int(min(total, Double(options.starts)))
             points = (0..<count).map { i in
-                var index = count == total ? i : Int((Double(i) * Double(total) / Double(count)).rounded(.down))
+                var index = Double(count) == total ? Double(i) : (Double(i) * total / Double(count)).rounded(.down)
                 var p = base
                 for (c, j) in free.enumerated() {
-                    p[j] = levels[c][index % levels[c].count]
-                    index /= levels[c].count
+                    let k = Double(levels[c].count)
+                    p[j] = levels[c][Int(index.truncatingRemainder(dividingBy: k))]
+                    index = (index / k).rounded(.down)
                 }
                 return p
             }

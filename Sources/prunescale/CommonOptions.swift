@@ -47,30 +47,54 @@ struct LawOptions: ParsableArguments {
     }
 }
 
+/// A numeric option's text. It is read with `NumberText` (decimal only: no `0x10`, `nan` or
+/// `inf`) in `run()`, so a bad value gets the one-line `--flag: problem` error rather than
+/// ArgumentParser's message plus the usage. Options of this type are declared with
+/// `parsing: .unconditional`, so `--n0 -70e9` is a value (rejected with a reason), not a flag.
+struct NumberArg: ExpressibleByArgument, CustomStringConvertible, Sendable {
+    var text: String
+    init(_ text: String) { self.text = text }
+    init?(argument: String) { text = argument }
+    var description: String { text }
+
+    func double(_ flag: String) throws -> Double { try NumberText.finite(text, flag: flag) }
+    func int(_ flag: String) throws -> Int { try NumberText.integer(text, flag: flag) }
+    func uint64(_ flag: String) throws -> UInt64 {
+        guard let v = UInt64(text.trimmingCharacters(in: .whitespaces)) else {
+            throw InputError(flag, "expected a whole number from 0 to \(UInt64.max), got '\(OneLine.quoted(text))'")
+        }
+        return v
+    }
+}
+
 /// How the fitter works; every choice is recorded in fit.json.
 struct FitterOptions: ParsableArguments {
     @Option(help: "Objective: lsq (least squares) or huber (Huber loss by iteratively reweighted least squares).")
     var objective: Objective = .lsq
 
-    @Option(name: .customLong("huber-delta"), help: "Huber threshold, in the units of the residuals (log units with --space log). Hoffmann et al. used 1e-3 on log L.")
-    var huberDelta: Double = 1e-3
+    @Option(name: .customLong("huber-delta"), parsing: .unconditional,
+            help: "Huber threshold (> 0), in the units of the residuals (log units with --space log). Hoffmann et al. used 1e-3 on log L.")
+    var huberDelta = NumberArg("1e-3")
 
     @Option(help: "Residual space: linear (L) or log (log L).")
     var space: FitSpace = .linear
 
-    @Option(help: "Number of starting points; the best optimum is kept and the count of starts reaching it reported.")
-    var starts: Int = 16
+    @Option(parsing: .unconditional,
+            help: "Number of starting points (1 to 100,000); the best optimum is kept and the count of starts reaching it reported.")
+    var starts = NumberArg("16")
 
     @Option(help: "Start design: random (seeded Latin hypercube over each parameter's start range; the law's default start first) or grid (full factorial, thinned evenly).")
     var design: StartDesign = .random
 
-    @Option(help: "Seed for the start design and the bootstrap. Same seed, same numbers.")
-    var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Seed for the start design and the bootstrap (0 to 2^64-1). Same seed, same numbers.")
+    var seed = NumberArg("0")
 
     @Option(help: ArgumentHelp("Starting values, e.g. alpha=0.3,E=1.5 (replace the law's default start).", valueName: "name=value,..."))
     var start: String?
 
-    @Option(help: ArgumentHelp("Grid levels for --design grid, e.g. 'alpha=0.1:0.3:0.5;beta=0.2:0.4' (levels separated by ':', parameters by ';').", valueName: "spec"))
+    @Option(help: ArgumentHelp(
+        "Grid levels for --design grid, e.g. 'alpha=0.1:0.3:0.5;beta=0.2:0.4' (levels separated by ':', parameters by ';'); at most 1,000 levels per parameter and 1e15 grid points before thinning.",
+        valueName: "spec"))
     var grid: String?
 
     @Option(help: ArgumentHelp("Hold parameters at a value instead of fitting them, e.g. delta=0.", valueName: "name=value,..."))
@@ -81,20 +105,21 @@ struct FitterOptions: ParsableArguments {
         valueName: "name=lo:hi,..."))
     var bound: String?
 
-    @Option(help: "Cluster-bootstrap replicates: whole runs are resampled, the law refitted, and percentile intervals reported.")
-    var bootstrap: Int = 0
+    @Option(parsing: .unconditional,
+            help: "Cluster-bootstrap replicates (0 to 100,000): whole runs are resampled, the law refitted, and percentile intervals reported.")
+    var bootstrap = NumberArg("0")
 
-    @Option(help: "Two-sided level of the reported intervals.")
-    var confidence: Double = 0.95
+    @Option(parsing: .unconditional, help: "Two-sided level of the reported intervals, in (0, 1).")
+    var confidence = NumberArg("0.95")
 
     @Option(help: ArgumentHelp("Held-out protocol: tokens=0.2 (last 20% of every run), n0=max (largest model), rho=max (highest rate), or n0=VALUE / rho=VALUE.", valueName: "spec"))
     var holdout: String?
 
-    @Option(help: "Worker threads for starts and bootstrap (0 = all cores). Results do not depend on it.")
-    var threads: Int = 0
+    @Option(parsing: .unconditional, help: "Worker threads for starts and bootstrap (0 = all cores, at most 1,024). Results do not depend on it.")
+    var threads = NumberArg("0")
 
-    @Option(name: .customLong("max-iterations"), help: "Iteration limit of each Levenberg–Marquardt solve.")
-    var maxIterations: Int = 400
+    @Option(name: .customLong("max-iterations"), parsing: .unconditional, help: "Iteration limit of each Levenberg–Marquardt solve (1 to 100,000).")
+    var maxIterations = NumberArg("400")
 
     @Option(name: .customLong("trust-region"), help: "GSL trust-region step: lm (Levenberg–Marquardt, as the paper), lmaccel (with geodesic acceleration), dogleg, ddogleg or subspace2d.")
     var trustRegion: TrustRegion = .lm
@@ -102,24 +127,26 @@ struct FitterOptions: ParsableArguments {
     @Option(name: .customLong("linear-solver"), help: "How each step is solved: cholesky (normal equations, fastest; a start that fails is retried with qr), qr (most robust) or svd.")
     var linearSolver: LinearSolver = .cholesky
 
+    /// The options, checked against the fitter's limits before any work starts.
     func options() throws -> FitOptions {
         var o = FitOptions()
         o.objective = objective
-        o.huberDelta = huberDelta
+        o.huberDelta = try huberDelta.double("--huber-delta")
         o.space = space
-        o.starts = starts
+        o.starts = try starts.int("--starts")
         o.design = design
-        o.seed = seed
-        o.bootstrap = bootstrap
-        o.confidence = confidence
-        o.threads = threads
-        o.maxIterations = maxIterations
+        o.seed = try seed.uint64("--seed")
+        o.bootstrap = try bootstrap.int("--bootstrap")
+        o.confidence = try confidence.double("--confidence")
+        o.threads = try threads.int("--threads")
+        o.maxIterations = try maxIterations.int("--max-iterations")
         o.trustRegion = trustRegion
         o.linearSolver = linearSolver
         o.start = try KeyValues.numbers(start, flag: "--start")
         o.fixed = try KeyValues.numbers(fix, flag: "--fix")
         o.bounds = try KeyValues.bounds(bound)
         o.grid = try KeyValues.grid(grid)
+        try o.validate()
         return o
     }
 
@@ -132,20 +159,22 @@ extension StartDesign: ExpressibleByArgument {}
 extension TrustRegion: ExpressibleByArgument {}
 extension LinearSolver: ExpressibleByArgument {}
 
-/// Parsers for the `name=value,...` options.
+/// Parsers for the `name=value,...` options; numbers are read with `NumberText` (decimal only).
 enum KeyValues {
     static func pairs(_ text: String?, separator: Character = ",", flag: String) throws -> [(String, String)] {
         guard let text, !text.isEmpty else { return [] }
+        var seen = Set<String>()
         return try text.split(separator: separator).map { item in
             let kv = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard kv.count == 2, !kv[0].isEmpty else { throw ValidationError("\(flag): expected name=value, got '\(item)'") }
+            guard kv.count == 2, !kv[0].isEmpty else { throw InputError(flag, "expected name=value, got '\(OneLine.quoted(String(item)))'") }
+            // The later value would silently win.
+            guard seen.insert(kv[0]).inserted else { throw InputError(flag, "\(OneLine.quoted(kv[0])) is given twice") }
             return (kv[0], kv[1])
         }
     }
 
     static func number(_ text: String, flag: String, name: String) throws -> Double {
-        guard let v = Double(text), v.isFinite else { throw ValidationError("\(flag): \(name)=\(text) is not a finite number") }
-        return v
+        try NumberText.finite(text, flag: flag, name: name)
     }
 
     static func numbers(_ text: String?, flag: String) throws -> [String: Double] {
@@ -158,10 +187,10 @@ enum KeyValues {
         var out: [String: ParameterBound] = [:]
         for (k, v) in try pairs(text, flag: "--bound") {
             let parts = v.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("--bound \(k)=\(v): expected lo:hi, lo: or :hi") }
+            guard parts.count == 2 else { throw InputError("--bound", "\(k)=\(OneLine.quoted(v)): expected lo:hi, lo: or :hi") }
             let lo = parts[0].isEmpty ? nil : try number(parts[0], flag: "--bound", name: k)
             let hi = parts[1].isEmpty ? nil : try number(parts[1], flag: "--bound", name: k)
-            guard lo != nil || hi != nil else { throw ValidationError("--bound \(k): give at least one of lo and hi") }
+            guard lo != nil || hi != nil else { throw InputError("--bound", "\(k): give at least one of lo and hi") }
             out[k] = ParameterBound(lower: lo, upper: hi)
         }
         return out
@@ -170,26 +199,24 @@ enum KeyValues {
     static func grid(_ text: String?) throws -> [String: [Double]] {
         var out: [String: [Double]] = [:]
         for (k, v) in try pairs(text, separator: ";", flag: "--grid") {
-            out[k] = try v.split(separator: ":").map { try number(String($0), flag: "--grid", name: k) }
+            let levels = v.split(separator: ":")
+            // Counted before parsing: FitOptions refuses more, and a pasted megabyte costs nothing.
+            guard levels.count <= InputLimits.gridLevels else {
+                throw InputError("--grid", "\(k) has \(levels.count) levels; give 1 to \(InputLimits.grouped(InputLimits.gridLevels))")
+            }
+            out[k] = try levels.map { try number(String($0), flag: "--grid", name: k) }
         }
         return out
     }
 
-    /// `1e8,1e9` or a log-spaced range `1e8:1e10:5` (from:to:count).
-    static func tokenList(_ text: String, flag: String) throws -> [Double] {
-        if text.contains(":") {
-            let parts = text.split(separator: ":").map(String.init)
-            guard parts.count == 3, let lo = Double(parts[0]), let hi = Double(parts[1]), let n = Int(parts[2]), lo > 0, hi > lo, n >= 2 else {
-                throw ValidationError("\(flag): expected a list like 1e8,1e9 or a log-spaced range FROM:TO:COUNT, got '\(text)'")
-            }
-            return SyntheticDesign.logSpaced(lo, hi, count: n)
-        }
-        return try text.split(separator: ",").map { item in
-            guard let v = Double(item.trimmingCharacters(in: .whitespaces)), v.isFinite, v > 0 else {
-                throw ValidationError("\(flag): '\(item)' is not a positive number")
-            }
-            return v
-        }
+    /// `1e8,1e9` or a log-spaced range `1e8:1e10:5` (from:to:count); see `TokenList`.
+    static func tokenList(_ text: String, flag: String) throws -> [Double] { try TokenList.parse(text, flag: flag) }
+
+    /// A comma-separated list of numbers, e.g. `--n0 1e9,3e9`, at most `InputLimits.listValues`.
+    static func list(_ text: String, flag: String) throws -> [Double] {
+        let items = text.split(separator: ",", omittingEmptySubsequences: false)
+        guard items.count <= InputLimits.listValues else { throw InputError(flag, "at most \(InputLimits.grouped(InputLimits.listValues)) values, got \(items.count)") }
+        return try items.map { try NumberText.finite(String($0), flag: flag) }
     }
 }
 
@@ -205,32 +232,5 @@ enum JSONOutput {
 
     static func print<T: Encodable>(_ value: T) throws {
         Swift.print(String(decoding: try data(value), as: UTF8.self))
-    }
-}
-
-/// Reads fit.json with a clear error if it is not one.
-enum FitFile {
-    static func load(_ path: String) throws -> (FitResult, any Law) {
-        let url = URL(fileURLWithPath: path)
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw DataError(file: path, "cannot read: \(error.localizedDescription)") }
-        let fit: FitResult
-        do { fit = try JSONDecoder().decode(FitResult.self, from: data) } catch {
-            throw DataError(file: path, "not a PruneScale fit.json (\(describe(error)))")
-        }
-        return (fit, try LawRegistry.law(spec: fit.law, start: fit.params))
-    }
-
-    static func describe(_ error: Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, let ctx): "missing '\(([key] + []).map(\.stringValue).joined())' at \(path(ctx))"
-        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx): "\(ctx.debugDescription) at \(path(ctx))"
-        case DecodingError.dataCorrupted(let ctx): ctx.debugDescription
-        default: "\(error)"
-        }
-    }
-
-    static func path(_ ctx: DecodingError.Context) -> String {
-        ctx.codingPath.isEmpty ? "top level" : ctx.codingPath.map(\.stringValue).joined(separator: ".")
     }
 }

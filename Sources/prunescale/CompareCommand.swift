@@ -12,7 +12,10 @@ struct CompareCommand: ParsableCommand {
             Each law is fitted with the same options and the same held-out protocol, then ranked by \
             one metric: on the held-out records when --holdout is given (how well a law extrapolates is \
             what the planner relies on), else on the fitted ones. Laws the data cannot feed (a missing \
-            column) are listed as skipped with the reason.
+            column) are listed as skipped with the reason. A metric the records do not define (ASD when \
+            every run has a single point, R² when the loss is constant) is n/a in the table, null in \
+            comparison.json and an empty cell in comparison.csv, with the reason printed; a law whose \
+            ranking metric is n/a ranks last.
 
             Example:
               prunescale compare --data data/sample-p2.csv \\
@@ -33,15 +36,10 @@ struct CompareCommand: ParsableCommand {
     enum RankMetric: String, ExpressibleByArgument, CaseIterable, Encodable {
         case r2, rmse, mape, huber, asd
         case asdLog = "asd_log"
-        func value(_ m: FitMetrics) -> Double {
-            switch self {
-            case .r2: -m.r2
-            case .rmse: m.rmse
-            case .mape: m.mape
-            case .huber: m.huber
-            case .asd: m.asd
-            case .asdLog: m.asdLog
-            }
+        /// Lower ranks first; nil when the metric is undefined on these records.
+        func value(_ m: FitMetrics) -> Double? {
+            guard let v = m[FitMetrics.Metric(rawValue: rawValue)!] else { return nil }
+            return self == .r2 ? -v : v
         }
     }
 
@@ -81,7 +79,13 @@ struct CompareCommand: ParsableCommand {
         let holdout = try fitter.parsedHoldout()
         let records = try input.load()
         let names = laws.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !names.isEmpty else { throw ValidationError("--laws is empty") }
+        guard !names.isEmpty else { throw InputError("--laws", "no law named") }
+        var seen = Set<String>()
+        for name in names {
+            // Fitting one law twice would only rank it against itself.
+            let law = try LawRegistry.law(named: name)
+            guard seen.insert(law.name).inserted else { throw InputError("--laws", "\(OneLine.quoted(name)) names law \(law.name) a second time") }
+        }
         var fits: [FitResult] = []
         var skipped: [Skipped] = []
         for name in names {
@@ -97,8 +101,7 @@ struct CompareCommand: ParsableCommand {
         }
         guard !fits.isEmpty else { throw LawError("no law could be fitted: " + skipped.map { "\($0.law): \($0.reason)" }.joined(separator: "; ")) }
         let key = { (f: FitResult) -> Double in
-            let v = rankBy.value(holdout != nil ? (f.holdoutMetrics ?? f.metrics) : f.metrics)
-            return v.isNaN ? .infinity : v
+            rankBy.value(holdout != nil ? (f.holdoutMetrics ?? f.metrics) : f.metrics) ?? .infinity
         }
         let ranked = fits.sorted { key($0) < key($1) }
         let comparison = Comparison(
@@ -124,11 +127,16 @@ struct CompareCommand: ParsableCommand {
             let widths = [5, 14, 4, 10, 11, 9, 11, 11] + (holdout != nil ? [10, 11, 11] : []) + [8]
             print(zip(header, widths).map { TextReport.pad($0, $1) }.joined())
             for e in comparison.ranking {
-                var cells = ["\(e.rank)", e.law, "\(e.parameters)", TextReport.g(e.metrics.r2), TextReport.g(e.metrics.rmse, 4),
-                             TextReport.g(e.metrics.mape, 4), TextReport.g(e.metrics.asd, 3), TextReport.g(e.metrics.asdLog, 3)]
-                if let h = e.holdoutMetrics { cells += [TextReport.g(h.r2), TextReport.g(h.rmse, 4), TextReport.g(h.asd, 3)] }
+                let m = TextReport.metric
+                var cells = ["\(e.rank)", e.law, "\(e.parameters)", m(e.metrics.r2, 5), m(e.metrics.rmse, 4),
+                             m(e.metrics.mape, 4), m(e.metrics.asd, 3), m(e.metrics.asdLog, 3)]
+                if let h = e.holdoutMetrics { cells += [m(h.r2, 5), m(h.rmse, 4), m(h.asd, 3)] }
                 cells.append("\(e.warnings.count)")
                 print(zip(cells, widths).map { TextReport.pad($0, $1) }.joined())
+            }
+            for e in comparison.ranking {
+                for note in e.metrics.notes { print("\(e.law): \(note)") }
+                for note in e.holdoutMetrics?.notes ?? [] { print("\(e.law), held out: \(note)") }
             }
             for s in skipped { print("skipped \(s.law): \(s.reason)") }
             if let out { print("wrote \(out)/: comparison.csv, comparison.json") }
@@ -140,7 +148,8 @@ struct CompareCommand: ParsableCommand {
         var t = CSVTable(header: ["rank", "law", "parameters"] + metricNames + metricNames.map { "holdout_\($0)" } + ["warnings"])
         func cells(_ m: FitMetrics?) -> [String] {
             guard let m else { return [String](repeating: "", count: metricNames.count) }
-            return [m.r2, m.rmse, m.mape, m.huber, m.asd, m.asdLog].map(CSVTable.number)
+            // An undefined metric is an empty cell (CSVTable.number), as absent values are.
+            return FitMetrics.Metric.allCases.map { CSVTable.number(m[$0]) }
         }
         for e in c.ranking {
             t.append(["\(e.rank)", e.law, "\(e.parameters)"] + cells(e.metrics) + cells(e.holdoutMetrics) + ["\(e.warnings.count)"])

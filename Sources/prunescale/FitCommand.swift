@@ -14,7 +14,10 @@ struct FitCommand: ParsableCommand {
             error (from the Jacobian at the optimum) and, with --bootstrap N, a percentile interval from \
             N refits on runs resampled with replacement (a run is one pruned model's loss curve). \
             Metrics: R², RMSE, MAPE (%), mean Huber loss, and ASD (average slope difference between \
-            consecutive checkpoints of each run, on raw and on log tokens).
+            consecutive checkpoints of each run, on raw and on log tokens). A metric the records do not \
+            define (ASD when every run has a single point, as in one-model-per-row tables; R² when the \
+            loss is constant) is printed as n/a with the reason, null in fit.json (reason under \
+            metrics.undefined) and an empty cell in CSVs; the fit itself succeeds.
 
             With --holdout the law is fitted on the rest and the metrics of the held-out records are \
             reported separately. Warnings say when the data cannot pin a parameter down.
@@ -66,7 +69,7 @@ enum FitOutput {
         try OutputDirectory.write(to: dir) { staging in
             let report = FitReport(fit: analysis.result, law: analysis.law, rows: analysis.rows, plan: plan)
             let files = try ReportWriter.write(report, to: staging)
-            try JSONOutput.data(analysis.result).write(to: staging.appendingPathComponent("fit.json"), options: .atomic)
+            try FitFile.encode(analysis.result).write(to: staging.appendingPathComponent("fit.json"), options: .atomic)
             let base = staging.standardizedFileURL.path
             return ["fit.json"] + files.map { $0.standardizedFileURL.path.replacingOccurrences(of: base + "/", with: "") }
         }

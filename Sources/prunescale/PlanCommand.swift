@@ -27,36 +27,36 @@ struct PlanCommand: ParsableCommand {
     var fit: String
     @OptionGroup var targetOptions: TargetOptions
 
-    @Option(name: .customLong("target-loss"), help: "Criterion: the loss to reach.")
-    var targetLoss: Double?
-    @Option(name: .customLong("max-slope"), help: "Criterion: stop when the loss falls by at most this much per 1e9 tokens.")
-    var maxSlope: Double?
-    @Option(help: "Criterion: the fraction (0-1) of the pruned-to-floor gap to close; needs --loss-pruned.")
-    var recovery: Double?
-    @Option(name: .customLong("loss-pruned"), help: "Loss right after pruning, before any post-training (for --recovery).")
-    var lossPruned: Double?
+    @Option(name: .customLong("target-loss"), parsing: .unconditional, help: "Criterion: the loss to reach (> 0).")
+    var targetLoss: NumberArg?
+    @Option(name: .customLong("max-slope"), parsing: .unconditional, help: "Criterion: stop when the loss falls by at most this much (> 0) per 1e9 tokens.")
+    var maxSlope: NumberArg?
+    @Option(parsing: .unconditional, help: "Criterion: the fraction, in (0, 1), of the pruned-to-floor gap to close; needs --loss-pruned.")
+    var recovery: NumberArg?
+    @Option(name: .customLong("loss-pruned"), parsing: .unconditional, help: "Loss right after pruning, before any post-training (for --recovery).")
+    var lossPruned: NumberArg?
 
     @Option(help: ArgumentHelp("Directory for plan.json and figures/plan.svg.", valueName: "dir"))
     var out: String?
     @Option(help: "Output on stdout: text, or json ({\"tokens\": ..., \"interval\": [lo, hi], ...}).")
     var format: OutputFormat = .text
 
-    func validate() throws {
+    /// The one criterion given; a usage problem is one line like every other error.
+    func criterion() throws -> PlanCriterion {
         let given = [targetLoss != nil, maxSlope != nil, recovery != nil].filter { $0 }.count
-        guard given == 1 else { throw ValidationError("give exactly one criterion: --target-loss, --max-slope or --recovery") }
-        if recovery != nil, lossPruned == nil { throw ValidationError("--recovery needs --loss-pruned (the loss right after pruning)") }
-    }
-
-    var criterion: PlanCriterion {
-        if let targetLoss { return .targetLoss(targetLoss) }
-        if let maxSlope { return .maxSlope(maxSlope) }
-        return .recovery(fraction: recovery!, lossPruned: lossPruned!)
+        guard given == 1 else { throw InputError("plan", "give exactly one criterion: --target-loss, --max-slope or --recovery") }
+        if let targetLoss { return .targetLoss(try targetLoss.double("--target-loss")) }
+        if let maxSlope { return .maxSlope(try maxSlope.double("--max-slope")) }
+        guard let lossPruned else { throw InputError("--recovery", "needs --loss-pruned (the loss right after pruning)") }
+        return .recovery(fraction: try recovery!.double("--recovery"), lossPruned: try lossPruned.double("--loss-pruned"))
     }
 
     func run() throws {
-        let (fitResult, law) = try FitFile.load(fit)
+        let criterion = try criterion()
+        let target = try targetOptions.target()
+        let (fitResult, law) = try FitFile.read(path: fit)
         let planner = try Planner(law: law, fit: fitResult)
-        let plan = try planner.plan(targetOptions.target, criterion: criterion)
+        let plan = try planner.plan(target, criterion: criterion)
         if let out {
             try OutputDirectory.write(to: URL(fileURLWithPath: out)) { dir in
                 let figures = dir.appendingPathComponent("figures")

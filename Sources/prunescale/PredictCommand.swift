@@ -2,18 +2,22 @@ import ArgumentParser
 import Foundation
 import ScalingLaw
 
-/// Target-model flags shared by predict and plan.
+/// Target-model flags shared by predict and plan. Negative values are taken (and refused by the
+/// planner with a reason) rather than read as flags.
 struct TargetOptions: ParsableArguments {
-    @Option(help: "Parameters of the target model before pruning, e.g. 70e9.")
-    var n0: Double?
-    @Option(help: "Parameters after pruning (or give --rho).")
-    var n: Double?
-    @Option(help: "Pruning rate in [0, 1): the fraction of parameters removed.")
-    var rho: Double?
-    @Option(help: "Loss of the target model before pruning.")
-    var loss0: Double?
+    @Option(parsing: .unconditional, help: "Parameters of the target model before pruning, e.g. 70e9.")
+    var n0: NumberArg?
+    @Option(parsing: .unconditional,
+            help: "Parameters after pruning (or give --rho). With both, they must agree: |1 - n/n0 - rho| <= 5e-4.")
+    var n: NumberArg?
+    @Option(parsing: .unconditional, help: "Pruning rate in [0, 1): the fraction of parameters removed.")
+    var rho: NumberArg?
+    @Option(parsing: .unconditional, help: "Loss of the target model before pruning.")
+    var loss0: NumberArg?
 
-    var target: PlanTarget { PlanTarget(n0: n0, n: n, rho: rho, loss0: loss0) }
+    func target() throws -> PlanTarget {
+        PlanTarget(n0: try n0?.double("--n0"), n: try n?.double("--n"), rho: try rho?.double("--rho"), loss0: try loss0?.double("--loss0"))
+    }
 }
 
 struct PredictResult: Encodable {
@@ -41,18 +45,20 @@ struct PredictCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A fit.json written by `prunescale fit`.", valueName: "file"))
     var fit: String
     @OptionGroup var targetOptions: TargetOptions
-    @Option(help: ArgumentHelp("Token counts: a list 1e8,1e9 or a log-spaced range FROM:TO:COUNT.", valueName: "list"))
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Token counts: a list 1e8,1e9 or a log-spaced range FROM:TO:COUNT; at most 100,000 counts.", valueName: "list"))
     var tokens: String
     @Option(help: "Output on stdout: text or json.")
     var format: OutputFormat = .text
 
     func run() throws {
-        let (fitResult, law) = try FitFile.load(fit)
+        let target = try targetOptions.target()
+        let list = try TokenList.parse(tokens, flag: "--tokens")
+        let (fitResult, law) = try FitFile.read(path: fit)
         let planner = try Planner(law: law, fit: fitResult)
-        let list = try KeyValues.tokenList(tokens, flag: "--tokens")
-        let predictions = try planner.predict(targetOptions.target, tokens: list)
-        let result = PredictResult(target: targetOptions.target, law: law.name, confidence: fitResult.options.confidence,
-                                   predictions: predictions, extrapolation: try planner.extrapolation(targetOptions.target, tokens: list))
+        let predictions = try planner.predict(target, tokens: list)
+        let result = PredictResult(target: target, law: law.name, confidence: fitResult.options.confidence,
+                                   predictions: predictions, extrapolation: try planner.extrapolation(target, tokens: list))
         switch format {
         case .json: try JSONOutput.print(result)
         case .text:

@@ -22,18 +22,20 @@ struct SimulateCommand: ParsableCommand {
     @OptionGroup var lawOptions: LawOptions
     @Option(help: ArgumentHelp("Every parameter's true value, name=value,...", valueName: "name=value,..."))
     var set: String
-    @Option(help: ArgumentHelp("Model sizes before pruning.", valueName: "list"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Model sizes before pruning (distinct, > 0).", valueName: "list"))
     var n0: String = "1e9,3e9,8e9"
-    @Option(help: ArgumentHelp("Pruning rates.", valueName: "list"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Pruning rates (distinct, in [0, 1)).", valueName: "list"))
     var rho: String = "0.15,0.25,0.35"
-    @Option(help: ArgumentHelp("loss0 per n0 (same order); default: Chinchilla at 20 tokens/parameter.", valueName: "list"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("loss0 per n0 (same order); default: Chinchilla at 20 tokens/parameter.", valueName: "list"))
     var loss0: String?
-    @Option(help: ArgumentHelp("Checkpoints: a list or FROM:TO:COUNT (log-spaced).", valueName: "list"))
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Checkpoints: a list or FROM:TO:COUNT (log-spaced), at most 100,000. At most 1,000,000 records in all (n0 values × rates × checkpoints).",
+        valueName: "list"))
     var tokens: String = "1e8:1e10:20"
-    @Option(help: "Relative Gaussian noise on each loss (0.002 = 0.2%).")
-    var noise: Double = 0
-    @Option(help: "Noise seed.")
-    var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Relative Gaussian noise on each loss (0.002 = 0.2%); a draw that makes a loss non-positive is refused.")
+    var noise = NumberArg("0")
+    @Option(parsing: .unconditional, help: "Noise seed.")
+    var seed = NumberArg("0")
     @Option(help: ArgumentHelp("CSV file to write (default: stdout).", valueName: "file"))
     var out: String?
 
@@ -41,24 +43,18 @@ struct SimulateCommand: ParsableCommand {
         let values = try KeyValues.numbers(set, flag: "--set")
         let law = try lawOptions.make(start: values)
         let missing = law.parameterNames.filter { values[$0] == nil }
-        guard missing.isEmpty else { throw ValidationError("--set lacks \(missing.joined(separator: ", ")) (law \(law.name) has \(law.parameterNames.joined(separator: ", ")))") }
-        for k in values.keys where law.parameterIndex(k) == nil { throw ValidationError("--set \(k): law \(law.name) has no such parameter") }
-        guard noise >= 0, noise.isFinite else { throw ValidationError("--noise must be 0 or more") }
-        let list = { (text: String, flag: String) throws -> [Double] in
-            try text.split(separator: ",").map { try KeyValues.number(String($0), flag: flag, name: flag) }
-        }
-        let n0s = try list(n0, "--n0")
-        let rhos = try list(rho, "--rho")
-        guard rhos.allSatisfy({ (0..<1).contains($0) }) else { throw ValidationError("--rho values must lie in [0, 1)") }
-        let loss0s = try loss0.map { try list($0, "--loss0") }
-        if let loss0s, loss0s.count != n0s.count { throw ValidationError("--loss0 needs one value per --n0 (\(n0s.count))") }
-        let design = SyntheticDesign(n0: n0s, rho: rhos, tokens: try KeyValues.tokenList(tokens, flag: "--tokens"), loss0: loss0s, noise: noise, seed: seed)
-        let records = Synthetic.records(law: law, params: law.parameterNames.map { values[$0]! }, design: design)
+        guard missing.isEmpty else { throw InputError("--set", "lacks \(missing.joined(separator: ", ")) (law \(law.name) has \(law.parameterNames.joined(separator: ", ")))") }
+        for k in values.keys.sorted() where law.parameterIndex(k) == nil { throw InputError("--set", "\(OneLine.quoted(k)): law \(law.name) has no such parameter") }
+        let design = SyntheticDesign(n0: try KeyValues.list(n0, flag: "--n0"), rho: try KeyValues.list(rho, flag: "--rho"),
+                                     tokens: try TokenList.parse(tokens, flag: "--tokens", allowZero: true),
+                                     loss0: try loss0.map { try KeyValues.list($0, flag: "--loss0") },
+                                     noise: try noise.double("--noise"), seed: try seed.uint64("--seed"))
+        let records = try Synthetic.checkedRecords(law: law, params: law.parameterNames.map { values[$0]! }, design: design)
         let text = RecordWriter.csv(RecordSet(file: out ?? "stdout", records: records))
         if let out {
             try FileManager.default.createDirectory(at: URL(fileURLWithPath: out).deletingLastPathComponent(), withIntermediateDirectories: true)
             try text.write(toFile: out, atomically: true, encoding: .utf8)
-            FileHandle.standardError.write(Data("wrote \(records.count) records (\(n0s.count * rhos.count) runs) to \(out)\n".utf8))
+            FileHandle.standardError.write(Data("wrote \(records.count) records (\(design.n0.count * design.rho.count) runs) to \(out)\n".utf8))
         } else {
             print(text, terminator: "")
         }

@@ -8,6 +8,9 @@ enum TextReport {
         return String(format: "%.\(digits)g", x)
     }
 
+    /// A metric: "n/a" when undefined (its reason is printed below the table).
+    static func metric(_ x: Double?, _ digits: Int = 5) -> String { x.map { g($0, digits) } ?? "n/a" }
+
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 
     static func fit(_ r: FitResult) -> String {
@@ -28,11 +31,12 @@ enum TextReport {
         }
         if let b = r.bootstrap { out.append("bootstrap: \(b.converged) of \(b.replicates) replicates converged") }
         out.append("")
-        out.append(pad("metric", 12) + pad("fit", 16) + (r.holdoutMetrics != nil ? "held out" : ""))
-        let rows: [(String, (FitMetrics) -> Double)] = [("R²", \.r2), ("RMSE", \.rmse), ("MAPE %", \.mape), ("Huber", \.huber), ("ASD", \.asd), ("ASD (log D)", \.asdLog)]
-        for (name, key) in rows {
-            out.append(pad(name, 12) + pad(g(key(r.metrics)), 16) + (r.holdoutMetrics.map { g(key($0)) } ?? ""))
+        out.append(pad("metric", 18) + pad("fit", 16) + (r.holdoutMetrics != nil ? "held out" : ""))
+        for m in FitMetrics.Metric.allCases {
+            out.append(pad(m.label, 18) + pad(metric(r.metrics[m]), 16) + (r.holdoutMetrics.map { metric($0[m]) } ?? ""))
         }
+        for note in r.metrics.notes { out.append(note) }
+        for note in r.holdoutMetrics?.notes ?? [] { out.append("held out: \(note)") }
         if !r.warnings.isEmpty {
             out.append("")
             out.append("warnings:")

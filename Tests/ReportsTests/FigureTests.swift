@@ -109,7 +109,7 @@ struct ParsedSVG {
         #expect(svg.withClass("point", "fit").count == 54)
         #expect(svg.withClass("point", "holdout").count == 18)
         #expect(svg.withClass("diagonal").count == 1)
-        #expect(svg.texts.contains { $0.contains("RMSE \(Format.significant(report.fit.metrics.rmse, 3))") })
+        #expect(svg.texts.contains { $0.contains("RMSE \(Format.metric(report.fit.metrics.rmse, 3))") })
         let x = svg.withClass("tick", "x").compactMap(\.stringValue)
         let y = svg.withClass("tick", "y").compactMap(\.stringValue)
         #expect(!x.isEmpty)

@@ -19,7 +19,7 @@ import Testing
         let excluded = lines[1]
         #expect(excluded[0] == "1B-rho0.15")
         #expect(excluded[5] == "0")
-        #expect(excluded[7] == "nan")
+        #expect(excluded[7] == "")  // not a number: an empty cell, like an absent value
         #expect(excluded[9] == "excluded")
 
         let r = rows[1]
@@ -61,8 +61,8 @@ import Testing
         #expect(md.contains("| gamma | -0.8 | "))
         #expect(md.contains("95% interval"))
         #expect(md.contains("| Metric | Fit | Held out |"))
-        let r2 = Format.significant(report.fit.metrics.r2, 5)
-        let heldRMSE = Format.significant(report.fit.holdoutMetrics!.rmse, 4)
+        let r2 = Format.metric(report.fit.metrics.r2, 5)
+        let heldRMSE = Format.metric(report.fit.holdoutMetrics!.rmse, 4)
         #expect(md.contains("| R² | \(r2) | "))
         #expect(md.contains(heldRMSE))
         #expect(md.contains("`tokens=0.25`"))

@@ -22,7 +22,7 @@ import Testing
         }
         let hm = try #require(fit.result.holdoutMetrics)
         #expect(hm.count == 36)
-        #expect(hm.rmse < 1e-6, "noise-free data: the law extrapolates exactly")
+        #expect(hm.rmse! < 1e-6, "noise-free data: the law extrapolates exactly")
     }
 
     @Test func sizeAndRateHoldoutsSetAsideTheLargest() throws {
@@ -132,14 +132,14 @@ import Testing
         let fitted = [2.9, 2.1, 1.5, 2.5, 1.9]
         let m = Metrics.compute(records: recs, fitted: fitted, huberDelta: 0.05)
         // slopes: a: data -1, law -0.8 -> 0.2; data -0.25, law -0.3 -> 0.05; b: data -0.25, law -0.3 -> 0.05
-        #expect(abs(m.asd - (0.2 + 0.05 + 0.05) / 3) < 1e-12)
+        #expect(abs(m.asd! - (0.2 + 0.05 + 0.05) / 3) < 1e-12)
         let l2 = Foundation.log(2.0), l3 = Foundation.log(3.0)
-        #expect(abs(m.asdLog - (0.2 / l2 + 0.1 / l2 + 0.1 / l3) / 3) < 1e-12)
+        #expect(abs(m.asdLog! - (0.2 / l2 + 0.1 / l2 + 0.1 / l3) / 3) < 1e-12)
         let r = zip(recs, fitted).map { $0.loss - $1 }
-        #expect(abs(m.rmse - (r.map { $0 * $0 }.reduce(0, +) / 5).squareRoot()) < 1e-12)
+        #expect(abs(m.rmse! - (r.map { $0 * $0 }.reduce(0, +) / 5).squareRoot()) < 1e-12)
         // Huber: |r| = 0.1 > 0.05 -> 0.05 (0.1 - 0.025) = 0.00375 for three residuals, 0 for two.
-        #expect(abs(m.huber - 3 * 0.00375 / 5) < 1e-12)
-        #expect(abs(m.mape - 100 * (0.1 / 3 + 0.1 / 2 + 0 + 0 + 0.1 / 2) / 5) < 1e-12)
+        #expect(abs(m.huber! - 3 * 0.00375 / 5) < 1e-12)
+        #expect(abs(m.mape! - 100 * (0.1 / 3 + 0.1 / 2 + 0 + 0 + 0.1 / 2) / 5) < 1e-12)
     }
 }
 

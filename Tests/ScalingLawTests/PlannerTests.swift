@@ -97,7 +97,7 @@ import Testing
         } catch let e as LawError {
             #expect(e.message.contains("--rho"))
         }
-        #expect(throws: LawError.self) { try planner.plan(PlanTarget(n0: 1e9, rho: 0.2, loss0: 2.0), criterion: .recovery(fraction: 1.5, lossPruned: 3)) }
+        #expect(throws: InputError("--recovery", "expected a fraction in (0, 1), got 1.5")) { try planner.plan(PlanTarget(n0: 1e9, rho: 0.2, loss0: 2.0), criterion: .recovery(fraction: 1.5, lossPruned: 3)) }
     }
 
     @Test func rhoDerivesFromParameterCounts() throws {

@@ -188,6 +188,43 @@ import Testing
         #expect(failure { try jsonl("{\"loss\": 2}\n{\"tokens\": \"\(cell)\", \"loss\": 2}") }?.description == "t.jsonl:2: \(message)")
     }
 
+    /// Only decimals are numbers: Double(String) alone took hex and stopped at a NUL (issue 8).
+    @Test(arguments: [
+        ("2\u{0}.847", "column 'loss': '2\\0.847' is not a number"),
+        ("0x10", "column 'loss': '0x10' is not a number"),
+        ("0x1.6p1", "column 'loss': '0x1.6p1' is not a number"),
+        ("1_000", "column 'loss': '1_000' is not a number"),
+        ("1e", "column 'loss': '1e' is not a number"),
+        ("--2", "column 'loss': '--2' is not a number"),
+        ("2.5.1", "column 'loss': '2.5.1' is not a number"),
+        ("٣", "column 'loss': '٣' is not a number"),
+        ("Infinity", "column 'loss': 'Infinity' is not finite"),
+        ("-nan", "column 'loss': '-nan' is NaN"),
+    ])
+    func onlyDecimalNumbersAreRead(cell: String, message: String) {
+        #expect(failure { try csv("run,tokens,loss\na,1,2\na,2,\(cell)\n") }?.description == "t.csv:3: \(message)")
+        // JSON writes the NUL as an escape; the reader decodes it to the same text.
+        let json = cell.replacingOccurrences(of: "\u{0}", with: "\\u0000")
+        #expect(failure { try jsonl("{\"tokens\": 1, \"loss\": 2}\n{\"tokens\": 2, \"loss\": \"\(json)\"}") }?.description == "t.jsonl:2: \(message)")
+    }
+
+    @Test func decimalFormsAreAllRead() throws {
+        let set = try csv("run,tokens,loss\na,1,2.5\na,2,.5\na,3,5.\na,4,+5\na,5,1E+0\na,6,25e-1\n")
+        #expect(set.records.map(\.loss) == [2.5, 0.5, 5, 5, 1, 2.5])
+        #expect(try jsonl("{\"tokens\": -0, \"loss\": 1.5e0}").records.map(\.loss) == [1.5])
+    }
+
+    /// A message quotes what the file holds, but stays one line and short.
+    @Test func messagesStayOneLine() {
+        let cell = "\"2\n\r\t" + String(repeating: "9", count: 500) + "x\""
+        let e = failure { try csv("run,tokens,loss\na,1,\(cell)\n") }
+        let text = e?.description ?? ""
+        #expect(!text.contains("\n") && !text.contains("\r") && text.hasPrefix("t.csv:2: column 'loss': '2\\n\\r\\t999"), "\(text)")
+        #expect(text.count < 150, "\(text.count) characters")
+        let key = failure { try jsonl("{\"a\\nb\": 1, \"a\\nb\": 2, \"loss\": 1}") }?.description ?? ""
+        #expect(key == "t.jsonl:1: key 'a\\nb' appears twice")
+    }
+
     @Test func errorsNameTheFileColumnWhenMapped() throws {
         let e = failure { try csv("step,val_loss\nabc,2\n", columns: try ColumnMapping(parsing: "tokens=step,loss=val_loss")) }
         #expect(e?.description == "t.csv:2: column 'step' (tokens): 'abc' is not a number")

@@ -34,7 +34,7 @@ public struct CustomLaw: Law {
     /// - Throws: `LawError`, one line naming the problem (and the column, for syntax errors).
     public init(expression: String, parameters: [String]? = nil, start: [String: Double] = [:]) throws {
         let parsed = try parseExpression(expression)
-        func failure(_ message: String) -> LawError { LawError("expression '\(expression)': \(message)") }
+        func failure(_ message: String) -> LawError { LawError("expression '\(OneLine.quoted(expression, limit: 200))': \(message)") }
         let variableNames = "variables are n0, n, rho, loss0, tokens (also N0, N, D, L0)"
 
         let names: [String]
@@ -72,9 +72,12 @@ public struct CustomLaw: Law {
         variables = parsed.tree.variables.sorted()
         defaultStart = names.map { start[$0] ?? 1 }
         startRanges = defaultStart.map { s in
-            if s > 0 { return StartRange(s / 10, s * 10, log: true) }
+            // A decade either side, kept finite and, in log scale, above zero (s / 10 underflows
+            // for a subnormal start).
+            let lo = s / 10, hi = s * 10
+            if s > 0 { return lo > 0 && hi.isFinite ? StartRange(lo, hi, log: true) : StartRange(s / 2, s) }
             if s == 0 { return StartRange(-1, 1) }
-            return StartRange(10 * s, s / 10)
+            return hi.isFinite ? StartRange(hi, lo) : StartRange(s, s / 2)
         }
 
         let tree = parsed.tree.simplified()

@@ -94,10 +94,27 @@ struct ParsedExpression: Sendable {
     var parameters: [String]
 }
 
+/// Limits on what an expression may be. A law is a line of algebra; far longer or deeper input
+/// would only make the recursive parser, the symbolic derivatives (which grow with depth) and the
+/// messages that quote it grow without bound.
+enum ExpressionLimits {
+    static let characters = 1_000
+    /// Nested parentheses, unary signs, powers and calls.
+    static let depth = 100
+    static let parameters = 64
+}
+
 /// Parses `source`; errors are `LawError`s that quote the expression and give a 1-based column.
 func parseExpression(_ source: String) throws -> ParsedExpression {
+    guard source.count <= ExpressionLimits.characters else {
+        throw LawError("expression '\(OneLine.quoted(source))': \(source.count) characters; a law takes at most \(ExpressionLimits.characters)")
+    }
     var parser = ExprParser(source: source)
-    return try parser.parse()
+    let parsed = try parser.parse()
+    guard parsed.parameters.count <= ExpressionLimits.parameters else {
+        throw LawError("expression '\(OneLine.quoted(source))': \(parsed.parameters.count) parameters; a law takes at most \(ExpressionLimits.parameters)")
+    }
+    return parsed
 }
 
 /// Names the parser accepts before `(`.
@@ -130,11 +147,13 @@ private struct ExprParser {
     var position = 0
     /// Parameters in order of first appearance.
     var parameterOrder: [String] = []
+    /// Current nesting, bounded so the recursion cannot exhaust the stack.
+    var depth = 0
 
     init(source: String) { self.source = source }
 
     func error(_ column: Int, _ message: String) -> LawError {
-        LawError("expression '\(source)': column \(column): \(message)")
+        LawError("expression '\(OneLine.quoted(source, limit: 200))': column \(column): \(message)")
     }
 
     mutating func parse() throws -> ParsedExpression {
@@ -247,6 +266,12 @@ private struct ExprParser {
     }
 
     mutating func parseUnary() throws -> Expr {
+        // Every level of nesting passes through here.
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= ExpressionLimits.depth else {
+            throw error(current.column, "nested more than \(ExpressionLimits.depth) levels deep")
+        }
         if accept("-") { return .negate(try parseUnary()) }
         if accept("+") { return try parseUnary() }
         return try parsePower()

@@ -209,7 +209,7 @@ public enum RecordReader {
                 }
                 var inObject = Set<String>()
                 for (key, _) in pairs {
-                    guard inObject.insert(key).inserted else { throw DataError(file: file, line: line, "key '\(key)' appears twice") }
+                    guard inObject.insert(key).inserted else { throw DataError(file: file, line: line, "key '\(OneLine.quoted(key))' appears twice") }
                     if known.insert(key).inserted { keys.append(key) }
                 }
                 objects.append((line, pairs))
@@ -258,9 +258,9 @@ public enum RecordReader {
     {
         var seen = Set<String>()
         for name in names where !name.isEmpty {
-            guard seen.insert(name).inserted else { throw DataError(file: file, line: line, "column '\(name)' appears twice in the header") }
+            guard seen.insert(name).inserted else { throw DataError(file: file, line: line, "column '\(OneLine.quoted(name))' appears twice in the header") }
         }
-        let listing = names.filter { !$0.isEmpty }.prefix(20).joined(separator: ", ") + (names.count > 20 ? ", ..." : "")
+        let listing = names.filter { !$0.isEmpty }.prefix(20).map { OneLine.quoted($0, limit: 40) }.joined(separator: ", ") + (names.count > 20 ? ", ..." : "")
         let place = isHeader ? "in the header" : "in any record"
         for (c, canonical) in Canonical.names.enumerated() {
             let column = columns.fileColumn(for: canonical)
@@ -297,7 +297,11 @@ public enum RecordReader {
         defer { close(fd) }
         var bytes: [UInt8] = []
         var info = stat()
-        if fstat(fd, &info) == 0, info.st_size > 0 { bytes.reserveCapacity(Int(info.st_size)) }
+        let limit = InputLimits.recordFileBytes
+        if fstat(fd, &info) == 0, info.st_size > 0 {
+            guard info.st_size <= limit else { throw tooLarge(path, Int(info.st_size)) }
+            bytes.reserveCapacity(Int(info.st_size))
+        }
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let got = chunk.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
@@ -306,8 +310,14 @@ public enum RecordReader {
                 throw failure()  // e.g. EISDIR for a directory
             }
             if got == 0 { return bytes }
+            // A pipe or a growing file has no size up front.
+            guard bytes.count + got <= limit else { throw tooLarge(path, bytes.count + got) }
             bytes.append(contentsOf: chunk[0..<got])
         }
+    }
+
+    private static func tooLarge(_ path: String, _ size: Int) -> DataError {
+        DataError(file: path, "the file has \(size >> 20) MiB or more; records files are read whole, up to \(InputLimits.recordFileBytes >> 20) MiB (split it, or drop unused columns)")
     }
 
     /// `read(2)`; a bare `read` here would resolve to `RecordReader.read(path:)`.
@@ -394,12 +404,16 @@ private struct RecordBuilder {
                     ? s.trimmingCharacters(in: .whitespacesAndNewlines) : s
                 if text.isEmpty { return nil }
             case .number(let s): text = s
-            case .other(let s): throw fail("\(column(c)): '\(s)' is not a number")
+            case .other(let s): throw fail("\(column(c)): '\(OneLine.quoted(s))' is not a number")
             }
-            guard let x = Double(text) else { throw fail("\(column(c)): '\(text)' is not a number") }
-            if x.isNaN { throw fail("\(column(c)): '\(text)' is NaN") }
-            if !x.isFinite { throw fail("\(column(c)): '\(text)' is not finite") }
-            return (x, text)
+            // Decimal only: Double(String) would also take 0x10 or stop at a NUL.
+            let quoted = OneLine.quoted(text)
+            switch NumberText.read(text) {
+            case .value(let x): return (x, quoted)
+            case .nan: throw fail("\(column(c)): '\(quoted)' is NaN")
+            case .infinity, .overflow: throw fail("\(column(c)): '\(quoted)' is not finite")
+            case .notANumber: throw fail("\(column(c)): '\(quoted)' is not a number")
+            }
         }
         func positive(_ c: Int, _ v: (value: Double, text: String)?) throws {
             if let v, !(v.value > 0) { throw fail("\(column(c)): \(v.text) is not positive") }
@@ -449,7 +463,7 @@ private struct RecordBuilder {
         let key = RunPoint(run: run, tokens: tokens?.value)
         if let earlier = firstLine.updateValue(line, forKey: key) {
             let at = tokens.map { "at tokens \($0.text)" } ?? "without tokens"
-            throw fail("run '\(run)' has two records \(at) (lines \(earlier) and \(line))")
+            throw fail("run '\(OneLine.quoted(run))' has two records \(at) (lines \(earlier) and \(line))")
         }
         records.append(LossRecord(run: run, n0: n0?.value, n: n?.value, rho: rho?.value, loss0: loss0?.value,
                                   tokens: tokens?.value, loss: loss.value, labels: labelMap,
@@ -581,9 +595,9 @@ private struct JSONObjectParser {
             let start = i
             while i < end, Self.isNumberByte(b[i]) { i += 1 }
             let s = text(start, i)
-            guard Double(s) != nil else {
+            guard NumberText.read(s) != .notANumber else {
                 i = start
-                throw failure("malformed number '\(s)'")
+                throw failure("malformed number '\(OneLine.quoted(s))'")
             }
             return .number(s)
         default:
