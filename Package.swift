@@ -47,7 +47,7 @@ let package = Package(
         // Files that survive crashes: the atomic writer, units of files committed together,
         // output folders that replace only what PruneScale wrote, folder locks, file errors in words.
         .target(name: "Persistence"),
-        .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "Randomness"]),
+        .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "Randomness", "Persistence"]),
         // The model engine: float32 buffers and BLAS (Tensor), the Llama model with its
         // hand-written backward (Model), corpus, batches and the training loop (Training).
         .target(name: "Tensor", dependencies: ["COpenBLAS", "Randomness"], swiftSettings: optimizedInDebug + avx2FMA),

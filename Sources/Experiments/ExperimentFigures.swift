@@ -30,7 +30,7 @@ enum ExperimentFigures {
             chart.notice = ("no evaluations to draw", nil)
             return chart.render()
         }
-        let r2 = fit.map { String(format: "%.4f", $0.result.metrics.r2) } ?? "n/a"
+        let r2 = fit.flatMap { $0.result.metrics.r2 }.map { String(format: "%.4f", $0) } ?? "n/a"
         var chart = SVGChart(title: "\(family): eval loss vs post-training tokens",
                              subtitle: (fit.map { "\($0.law.name) fitted in sample, R² \(r2); " } ?? "no law fitted; ")
                                 + "the loss right after pruning (0 tokens) is not drawn on the log axis",

@@ -74,9 +74,11 @@ public struct ExperimentRunner {
                     throw ExperimentSpecError(file: spec.file, "no size '\(name)' in \(spec.ladder) (sizes: \(ladder!.sizes.map(\.name).joined(separator: ", ")))")
                 }
                 let dir = URL(fileURLWithPath: ladder!.output).appendingPathComponent(name).standardizedFileURL
-                let status = LadderPretraining.finished(size, in: dir)
-                if let reason = status.reason { throw ExperimentSpecError(file: spec.file, "base '\(name)': \(reason)") }
-                if !status.done { toPretrain[name] = size }
+                let done: Bool
+                do { done = try LadderPretraining.isFinished(size, in: dir, specFile: spec.ladder) } catch {
+                    throw ExperimentSpecError(file: spec.file, "base '\(name)': \(error)")
+                }
+                if !done { toPretrain[name] = size }
                 var settings = size.settings
                 settings.saveEvery = 0
                 var h = SHA256()
@@ -134,7 +136,7 @@ public struct ExperimentRunner {
             let data = try TrainingData.tokens(corpus: plan.ladderCorpus ?? "shakespeare", cache: cache, log: log)
             log("base \(size.name): pre-training \(size.nonEmbeddingParams) non-embedding parameters for \(size.settings.tokens) tokens")
             let progress = ProgressReporter(write: log)
-            _ = try LadderPretraining.run(size, in: b.directory, data: data, threads: threads, progress: progress)
+            _ = try LadderPretraining.run(size, in: b.directory, data: data, threads: threads, specFile: plan.spec.ladder, progress: progress)
             bases[i].loss0 = nil
         }
         let data = try TrainingData.tokens(corpus: plan.spec.corpus, cache: cache, log: log)

@@ -1,4 +1,5 @@
 import Foundation
+import Persistence
 import Model
 import Tensor
 import Training
@@ -92,8 +93,8 @@ public struct PruningJob {
         try Checkpoint.save(config: result.outcome.config, parameters: result.outcome.parameters, to: directory, metadata: result.metadata)
         if let mask = result.outcome.mask { try MaskFile.save(mask, layout: ParameterLayout(result.outcome.config), to: directory) }
         let url = directory.appendingPathComponent(reportFileName)
-        do { try result.outcome.report.json().write(to: url, options: .atomic) } catch {
-            throw PruningError("\(url.path): cannot write: \(error.localizedDescription)")
+        do { try AtomicFile.write(result.outcome.report.json(), to: url) } catch {
+            throw PruningError("\(url.path): cannot write: \(FileError.words(error, path: url.path))")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Persistence
 import ScalingLaw
 #if canImport(Glibc)
 import Glibc
@@ -55,37 +56,10 @@ public enum ReportWriter {
         if let plan = report.plan {
             files.append((figures.appendingPathComponent(planFigure), Figures.plan(plan)))
         }
-        for (url, text) in files { try writeAtomically(text, to: url) }
+        for (url, text) in files { try AtomicFile.write(text, to: url) }
         return files.map(\.0)
     }
 
-    /// Writes to a hidden temporary file beside the target, flushes it to disk, then renames it over
-    /// the target: readers see the old file or the whole new one, never a prefix.
-    static func writeAtomically(_ text: String, to url: URL) throws {
-        let temp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        guard FileManager.default.createFile(atPath: temp.path, contents: nil) else {
-            throw ReportError("cannot create \(temp.path)")
-        }
-        do {
-            let handle = try FileHandle(forWritingTo: temp)
-            do {
-                try handle.write(contentsOf: Data(text.utf8))
-                // Without this a crash after the rename could leave an empty file under the real name.
-                try handle.synchronize()
-                try handle.close()
-            } catch {
-                try? handle.close()
-                throw error
-            }
-            guard rename(temp.path, url.path) == 0 else {
-                throw ReportError("cannot move \(temp.lastPathComponent) to \(url.path): \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temp)
-            throw error
-        }
-    }
 
     // MARK: predictions.csv
 

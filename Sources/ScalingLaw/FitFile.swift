@@ -1,4 +1,5 @@
 import Foundation
+import Persistence
 
 /// fit.json: what `fit` writes and `predict` and `plan` read. The reader is as strict as the
 /// records reader: a field that predict or plan would use missing, of the wrong type, not finite
@@ -21,7 +22,7 @@ public enum FitFile {
             // One byte past the limit tells a file that is too large without reading all of it.
             data = try handle.read(upToCount: InputLimits.fitFileBytes + 1) ?? Data()
         } catch {
-            throw DataError(file: path, "cannot read: \(error.localizedDescription)")
+            throw DataError(file: path, "cannot read: \(FileError.words(error, path: path))")
         }
         guard data.count <= InputLimits.fitFileBytes else {
             throw DataError(file: path, "larger than \(InputLimits.fitFileBytes >> 20) MiB; not a fit.json this tool wrote")

@@ -2,56 +2,50 @@ import Foundation
 import Model
 import Persistence
 
-/// Pre-trains one ladder size into its folder, or resumes it, or finds it done; the library half
-/// of `prunescale pretrain`, also used by the experiment runner for its bases.
+/// Pre-trains one ladder size into its folder, resumes it, or finds it done: the library half of
+/// `prunescale pretrain`, also used by the experiment runner for its bases.
 public enum LadderPretraining {
     public enum Outcome: Sendable, Equatable {
         case trained, resumed, alreadyDone
     }
 
-    /// Whether `dir` holds a finished pre-training run of exactly this size (architecture and
-    /// settings), and why not otherwise.
-    public static func finished(_ size: LadderSize, in dir: URL) -> (done: Bool, reason: String?) {
-        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Trainer.stateFileName).path) else { return (false, nil) }
-        guard let state = try? Trainer.loadState(from: dir) else { return (false, "\(dir.path): unreadable \(Trainer.stateFileName)") }
-        if let problem = mismatch(size, state: state, dir: dir) { return (false, problem) }
-        return (state.finished, nil)
+    /// Whether `dir` holds a finished run of exactly this size; throws when it holds another run
+    /// (`LadderSize.requireSavedRunMatches`), which is never overwritten.
+    public static func isFinished(_ size: LadderSize, in dir: URL, specFile: String, budget: Int? = nil) throws -> Bool {
+        try size.requireSavedRunMatches(in: dir, budget: budget, specFile: specFile)
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Trainer.stateFileName).path)
+              || DirectoryCommit.isInterrupted(dir) else { return false }
+        return try Trainer.loadState(from: dir).finished
     }
 
-    /// What differs between the spec's size and the run saved in `dir`, if anything.
-    public static func mismatch(_ size: LadderSize, state: TrainerState, dir: URL) -> String? {
-        var theirs = state.settings, ours = size.settings
-        // How often a run saves or how much it evaluates does not change the model it makes.
-        theirs.saveEvery = 0; ours.saveEvery = 0
-        if theirs != ours { return "\(dir.path) holds a run with other training settings (budget \(state.settings.tokens) tokens, seed \(state.settings.seed)) than size \(size.name) asks for" }
-        if let config = try? HFConfig.read(from: dir.appendingPathComponent(Checkpoint.configFileName)), config != size.config {
-            return "\(dir.path) holds a model of another shape than size \(size.name) in the spec"
-        }
-        return nil
-    }
-
-    /// Trains (or resumes) `size` into `dir` under an exclusive lock of the folder. A folder
-    /// holding another run is refused, never overwritten.
-    public static func run(_ size: LadderSize, in dir: URL, data: TokenizedCorpus, threads: Int,
+    /// Trains (or resumes) `size` into `dir` under an exclusive lock of the folder. `budget`
+    /// overrides the spec's (smoke checks; labelled so); `force` retrains a finished run.
+    public static func run(_ size: LadderSize, in dir: URL, data: TokenizedCorpus, threads: Int, specFile: String,
+                           budget: Int? = nil, force: Bool = false,
                            progress: ProgressReporter = ProgressReporter(mode: .silent)) throws -> (outcome: Outcome, trainer: Trainer?) {
-        let lock = try DirectoryLock(dir, purpose: "pre-training \(size.name)")
+        let lock = try DirectoryLock(dir, purpose: "prunescale pretrain \(size.name)")
         defer { lock.release() }
+        try size.requireSavedRunMatches(in: dir, budget: budget, specFile: specFile)
         try DirectoryCommit.recover(dir)
-        let stateURL = dir.appendingPathComponent(Trainer.stateFileName)
         let trainer: Trainer
         let outcome: Outcome
-        if FileManager.default.fileExists(atPath: stateURL.path) {
+        if !force, FileManager.default.fileExists(atPath: dir.appendingPathComponent(Trainer.stateFileName).path) {
             let state = try Trainer.loadState(from: dir)
-            if let problem = mismatch(size, state: state, dir: dir) {
-                throw TrainingError("\(problem); choose another output folder or move that one away")
-            }
             if state.finished { return (.alreadyDone, nil) }
             trainer = try Trainer.resume(from: dir, train: data.tokens(.pretrain), eval: data.tokens(.eval), threads: threads, progress: progress)
             outcome = .resumed
         } else {
-            let model = try LlamaModel(config: size.config, seed: size.settings.seed, initStd: Float(size.initStd), threads: threads)
-            trainer = try Trainer(model: model, settings: size.settings, train: data.tokens(.pretrain), eval: data.tokens(.eval),
-                                  run: size.name, labels: ["stage": "pretrain", "size": size.name], progress: progress)
+            var settings = size.settings
+            var labels = ["stage": "pretrain", "size": size.name]
+            if let budget {
+                settings.tokens = budget
+                labels["budget"] = "override"
+            }
+            let model = try LlamaModel(config: size.config, seed: settings.seed, initStd: Float(size.initStd), threads: threads)
+            trainer = try Trainer(model: model, settings: settings, train: data.tokens(.pretrain), eval: data.tokens(.eval),
+                                  run: size.name, labels: labels, progress: progress)
+            // Recorded so a later spec with another init_std is told apart (see LadderSize.differences).
+            trainer.checkpointMetadata[LadderSize.initStdKey] = String(size.initStd)
             outcome = .trained
         }
         try trainer.run(checkpoint: dir)

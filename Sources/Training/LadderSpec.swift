@@ -1,4 +1,5 @@
 import Foundation
+import Persistence
 import Model
 import Yams
 
@@ -68,7 +69,7 @@ public struct LadderSpec: Sendable, Equatable {
     public static func load(path: String) throws -> LadderSpec {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw SpecError(file: path, line: nil, "cannot read: \(error.localizedDescription)")
+            throw SpecError(file: path, line: nil, "cannot read: \(FileError.words(error, path: path))")
         }
         return try parse(text, file: path)
     }

@@ -115,8 +115,8 @@ struct CompareCommand: ParsableCommand {
         let table = csv(comparison)
         if let out {
             try OutputDirectory.write(to: URL(fileURLWithPath: out)) { dir in
-                try table.text.write(to: dir.appendingPathComponent("comparison.csv"), atomically: true, encoding: .utf8)
-                try JSONOutput.data(comparison).write(to: dir.appendingPathComponent("comparison.json"), options: .atomic)
+                try AtomicFile.write(table.text, to: dir.appendingPathComponent("comparison.csv"))
+                try AtomicFile.write(JSONOutput.data(comparison), to: dir.appendingPathComponent("comparison.json"))
             }
         }
         switch format {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Persistence
 import Model
 import Training
 
@@ -66,7 +67,7 @@ struct EvalCommand: ParsableCommand {
         if let text {
             let bytes: Data
             do { bytes = try Data(contentsOf: URL(fileURLWithPath: text)) } catch {
-                throw TrainingError("\(text): cannot read: \(error.localizedDescription)")
+                throw TrainingError("\(text): cannot read: \(FileError.words(error, path: text))")
             }
             guard bytes.count >= 2 else { throw TrainingError("\(text): needs at least 2 bytes to score, has \(bytes.count)") }
             result = try Evaluator.evaluate(m, tokens: ByteTokenizer().encode([UInt8](bytes)), sequenceLength: T, batchSize: batch, maxTokens: maxTokens)

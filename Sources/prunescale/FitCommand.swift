@@ -69,7 +69,7 @@ enum FitOutput {
         try OutputDirectory.write(to: dir) { staging in
             let report = FitReport(fit: analysis.result, law: analysis.law, rows: analysis.rows, plan: plan)
             let files = try ReportWriter.write(report, to: staging)
-            try FitFile.encode(analysis.result).write(to: staging.appendingPathComponent("fit.json"), options: .atomic)
+            try AtomicFile.write(FitFile.encode(analysis.result), to: staging.appendingPathComponent("fit.json"))
             let base = staging.standardizedFileURL.path
             return ["fit.json"] + files.map { $0.standardizedFileURL.path.replacingOccurrences(of: base + "/", with: "") }
         }

@@ -61,8 +61,8 @@ struct PlanCommand: ParsableCommand {
             try OutputDirectory.write(to: URL(fileURLWithPath: out)) { dir in
                 let figures = dir.appendingPathComponent("figures")
                 try FileManager.default.createDirectory(at: figures, withIntermediateDirectories: true)
-                try Figures.plan(plan).write(to: figures.appendingPathComponent("plan.svg"), atomically: true, encoding: .utf8)
-                try JSONOutput.data(plan).write(to: dir.appendingPathComponent("plan.json"), options: .atomic)
+                try AtomicFile.write(Figures.plan(plan), to: figures.appendingPathComponent("plan.svg"))
+                try AtomicFile.write(JSONOutput.data(plan), to: dir.appendingPathComponent("plan.json"))
             }
         }
         switch format {

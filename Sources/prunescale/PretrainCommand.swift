@@ -82,36 +82,15 @@ struct PretrainCommand: ParsableCommand {
 
         for s in sizes {
             let dir = output.appendingPathComponent(s.name)
-            let stateURL = dir.appendingPathComponent(Trainer.stateFileName)
-            // Held while this size trains: a second pretrain of the same size is refused.
-            let lock = try DirectoryLock(dir, purpose: "prunescale pretrain \(s.name)")
-            defer { lock.release() }
-            let trainer: Trainer
-            if !force, FileManager.default.fileExists(atPath: stateURL.path) {
-                let state = try Trainer.loadState(from: dir)
-                if state.finished {
-                    log("\(s.name): already trained (\(state.tokens) tokens) in \(dir.path); --force retrains")
-                    continue
-                }
-                trainer = try Trainer.resume(from: dir, train: data.tokens(.pretrain), eval: data.tokens(.eval), threads: threads, progress: progress)
-                log("\(s.name): resuming at step \(state.step)/\(state.settings.totalSteps)")
-            } else {
-                var settings = s.settings
-                var labels = ["stage": "pretrain", "size": s.name]
-                if let budget {
-                    settings.tokens = budget
-                    labels["budget"] = "override"
-                }
-                let model = try LlamaModel(config: s.config, seed: settings.seed, initStd: Float(s.initStd), threads: threads)
-                trainer = try Trainer(model: model, settings: settings, train: data.tokens(.pretrain), eval: data.tokens(.eval),
-                                      run: s.name, labels: labels, progress: progress)
-                // Recorded so a later spec with another init_std is told apart (see LadderSize.differences).
-                trainer.checkpointMetadata[LadderSize.initStdKey] = String(s.initStd)
-                log("\(s.name): \(s.nonEmbeddingParams) non-embedding parameters, \(settings.tokens) tokens in \(settings.totalSteps) steps of \(settings.tokensPerStep), \(threads) thread(s)")
+            log("\(s.name): \(s.nonEmbeddingParams) non-embedding parameters, \(s.settings.tokens) tokens in \(s.settings.totalSteps) steps of \(s.settings.tokensPerStep), \(threads) thread(s)")
+            let (outcome, trainer) = try LadderPretraining.run(s, in: dir, data: data, threads: threads, specFile: spec.file, budget: budget,
+                                                               force: force, progress: progress)
+            guard let trainer else {
+                log("\(s.name): already trained in \(dir.path); --force retrains")
+                continue
             }
-            try trainer.run(checkpoint: dir)
             let l = trainer.state.records.last.map { String(format: "%.4f", $0.loss) } ?? "-"
-            log("\(s.name): done, eval loss \(l)" + (trainer.lastThroughput.map { ", \(ProgressReporter.count($0)) tok/s" } ?? ""))
+            log("\(s.name): \(outcome == .resumed ? "resumed and " : "")done, eval loss \(l)" + (trainer.lastThroughput.map { ", \(ProgressReporter.count($0)) tok/s" } ?? ""))
         }
         let table = LadderTable(spec: spec, output: output)
         try AtomicFile.write(table.markdown(), to: output.appendingPathComponent("eval-loss.md"))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Persistence
 import ScalingLaw
 
 struct SimulateCommand: ParsableCommand {
@@ -53,7 +54,7 @@ struct SimulateCommand: ParsableCommand {
         let text = RecordWriter.csv(RecordSet(file: out ?? "stdout", records: records))
         if let out {
             try FileManager.default.createDirectory(at: URL(fileURLWithPath: out).deletingLastPathComponent(), withIntermediateDirectories: true)
-            try text.write(toFile: out, atomically: true, encoding: .utf8)
+            try AtomicFile.write(text, to: URL(fileURLWithPath: out))
             FileHandle.standardError.write(Data("wrote \(records.count) records (\(design.n0.count * design.rho.count) runs) to \(out)\n".utf8))
         } else {
             print(text, terminator: "")

@@ -73,33 +73,48 @@ struct TrainCommand: ParsableCommand {
         if resume, !FileManager.default.fileExists(atPath: outURL.path) { throw TrainingError("\(outURL.path): no such directory to resume from") }
         // Checked before the lock file is created (a folder of the user's gets nothing of ours) and again under it.
         if !resume, FileManager.default.fileExists(atPath: outURL.path) { try TrainOutput.checkContents(out: outURL, resume: false) }
-        // Held until the process ends: a second writer of this folder is refused.
-        let lock = try DirectoryLock(outURL, purpose: "prunescale train")
-        defer { lock.release() }
-        try TrainOutput.checkContents(out: outURL, resume: resume)
         let threads = compute.apply()
         let progress = ProgressReporter()
         let log: (String) -> Void = { progress.message($0) }
-        let data = try TrainingData.tokens(corpus: corpus.corpus, cache: corpus.cacheURL, log: log)
-        let trainer: Trainer
-        if resume {
-            let state = try Trainer.loadState(from: outURL)
-            let trainSplit = DataSplit(rawValue: state.labels["split"] ?? "") ?? split
-            trainer = try Trainer.resume(from: outURL, train: data.tokens(trainSplit), eval: data.tokens(.eval), threads: threads, progress: progress)
-            log("resuming \(state.run) at step \(state.step)/\(state.settings.totalSteps) (\(state.tokens) tokens)")
-        } else {
+        // A fresh run reads its model and settings before anything is written, so a bad input
+        // leaves no output folder behind.
+        var fresh: (model: LlamaModel, metadata: [String: String], settings: TrainingSettings)?
+        if !resume {
             guard let tokens else { throw ValidationError("--tokens is required (unless --resume)") }
-            let (m, metadata) = try TrainingData.loadModel(modelURL, threads: threads)
             let settings = try training.settings(tokens: tokens)
-            let name = runName ?? outURL.lastPathComponent
-            trainer = try Trainer(model: m, settings: settings, train: data.tokens(split), eval: data.tokens(.eval), run: name,
-                                  n0: Trainer.metadataValue(Trainer.n0Keys, in: metadata).map { Int($0) },
-                                  loss0: Trainer.metadataValue(Trainer.loss0Keys, in: metadata),
-                                  labels: ["stage": "train", "split": split.rawValue, "schedule": settings.schedule.rawValue],
-                                  progress: progress)
-            // n0 and loss0 describe the model before pruning and post-training: carry them on.
-            trainer.checkpointMetadata = metadata.filter { Trainer.n0Keys.contains($0.key) || Trainer.loss0Keys.contains($0.key) }
-            log("\(name): \(settings.totalSteps) steps of \(settings.tokensPerStep) tokens, \(ParameterCounts(m.config).nonEmbedding) non-embedding parameters, \(threads) thread(s)")
+            let (m, metadata) = try TrainingData.loadModel(modelURL, threads: threads)
+            fresh = (m, metadata, settings)
+        }
+        let data = try TrainingData.tokens(corpus: corpus.corpus, cache: corpus.cacheURL, log: log)
+        let created = !FileManager.default.fileExists(atPath: outURL.path)
+        // Held until the process ends: a second writer of this folder is refused.
+        let lock = try DirectoryLock(outURL, purpose: "prunescale train")
+        defer { lock.release() }
+        let trainer: Trainer
+        do {
+            try TrainOutput.checkContents(out: outURL, resume: resume)
+            if let fresh {
+                let name = runName ?? outURL.lastPathComponent
+                trainer = try Trainer(model: fresh.model, settings: fresh.settings, train: data.tokens(split), eval: data.tokens(.eval), run: name,
+                                      n0: Trainer.metadataValue(Trainer.n0Keys, in: fresh.metadata).map { Int($0) },
+                                      loss0: Trainer.metadataValue(Trainer.loss0Keys, in: fresh.metadata),
+                                      labels: ["stage": "train", "split": split.rawValue, "schedule": fresh.settings.schedule.rawValue],
+                                      progress: progress)
+                // n0 and loss0 describe the model before pruning and post-training: carry them on.
+                trainer.checkpointMetadata = fresh.metadata.filter { Trainer.n0Keys.contains($0.key) || Trainer.loss0Keys.contains($0.key) }
+                log("\(name): \(fresh.settings.totalSteps) steps of \(fresh.settings.tokensPerStep) tokens, \(ParameterCounts(fresh.model.config).nonEmbedding) non-embedding parameters, \(threads) thread(s)")
+            } else {
+                let state = try Trainer.loadState(from: outURL)
+                let trainSplit = DataSplit(rawValue: state.labels["split"] ?? "") ?? split
+                trainer = try Trainer.resume(from: outURL, train: data.tokens(trainSplit), eval: data.tokens(.eval), threads: threads, progress: progress)
+                log("resuming \(state.run) at step \(state.step)/\(state.settings.totalSteps) (\(state.tokens) tokens)")
+            }
+        } catch {
+            // The folder this run made holds nothing yet: take it away again.
+            if created, ((try? FileManager.default.contentsOfDirectory(atPath: outURL.path)) ?? []) == [DirectoryLock.fileName] {
+                try? FileManager.default.removeItem(at: outURL)
+            }
+            throw error
         }
         try trainer.run(checkpoint: outURL)
         let csv = Trainer.recordsCSV(trainer.lossRecords())

@@ -33,6 +33,12 @@ import Training
         return Setup(dir: dir, base: base, corpus: corpus, cache: dir.appendingPathComponent("cache"))
     }
 
+    /// Waits up to `seconds` for `p` to end (polling, so a run that ends early costs no more).
+    static func wait(_ p: Process, upTo seconds: Double) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while p.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+    }
+
     /// Starts the binary with its output discarded.
     static func start(_ args: [String]) throws -> Process {
         let p = Process()
@@ -56,7 +62,7 @@ import Training
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             let delay = window * Double(state >> 11) * 0x1.0p-53
             let p = try start(args(hasState()))
-            Thread.sleep(forTimeInterval: delay)
+            wait(p, upTo: delay)
             if p.isRunning {
                 kill(p.processIdentifier, SIGKILL)
                 p.waitUntilExit()

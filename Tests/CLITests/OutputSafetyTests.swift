@@ -107,7 +107,7 @@ import Training
         for _ in 0..<20 {
             x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             let p = try CrashResumeTests.start(args)
-            Thread.sleep(forTimeInterval: window * Double(x >> 11) * 0x1.0p-53)
+            CrashResumeTests.wait(p, upTo: window * Double(x >> 11) * 0x1.0p-53)
             if p.isRunning { kill(p.processIdentifier, SIGKILL) }
             p.waitUntilExit()
         }

@@ -108,6 +108,19 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
     }
 }
 
+@Suite struct AtomicFileTests {
+    @Test func aFailedWriteLeavesNoTemporary() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A directory where the file should go makes the rename fail.
+        let target = dir.appendingPathComponent("summary.md")
+        try FileManager.default.createDirectory(at: target.appendingPathComponent("occupied"), withIntermediateDirectories: true)
+        #expect(throws: FileError.self) { try AtomicFile.write("text", to: target) }
+        #expect(contents(dir) == ["summary.md"])
+        #expect(contents(target) == ["occupied"])
+    }
+}
+
 @Suite struct DirectoryCommitTests {
     func saveSet(_ dir: URL, step: Int, mask: Bool) throws {
         try DirectoryCommit.write(into: dir, owned: ["model", "mask", "state"]) { staging in

@@ -128,14 +128,4 @@ import Testing
         let md = try String(contentsOf: out.appendingPathComponent("summary.md"), encoding: .utf8)
         #expect(!md.contains("## Plan"))
     }
-
-    @Test func failedWriteLeavesNoTemporary() throws {
-        let dir = try Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        // A directory where the file should go makes the rename fail.
-        let target = dir.appendingPathComponent("summary.md")
-        try FileManager.default.createDirectory(at: target.appendingPathComponent("occupied"), withIntermediateDirectories: true)
-        #expect(throws: (any Error).self) { try ReportWriter.writeAtomically("text", to: target) }
-        #expect(Self.listing(dir) == ["summary.md", "summary.md/occupied"])
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Persistence
 
 /// `LlamaConfig` <-> Hugging Face `config.json` (transformers' `LlamaConfig`), so checkpoints open
 /// in transformers and transformers' checkpoints open here.
@@ -69,7 +70,7 @@ public enum HFConfig {
         guard FileManager.default.fileExists(atPath: url.path) else { throw ModelError("\(url.path): no such file") }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ModelError("\(url.path): cannot read: \(error.localizedDescription)")
+            throw ModelError("\(url.path): cannot read: \(FileError.words(error, path: url.path))")
         }
         return try decode(data, source: url.path)
     }

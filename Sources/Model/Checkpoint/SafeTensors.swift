@@ -63,7 +63,7 @@ public struct SafeTensors: Sendable {
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
-            throw ModelError("\(url.path): cannot read: \(error.localizedDescription)")
+            throw ModelError("\(url.path): cannot read: \(FileError.words(error, path: url.path))")
         }
         try self.init(data: data, source: url.path)
     }
