@@ -91,7 +91,8 @@ public struct Cell: Sendable, Equatable {
 
 /// Turns a spec and its resolved bases into the grid of cells.
 public enum CellPlanner {
-    public static func cells(_ spec: ExperimentSpec, bases: [BaseIdentity]) -> [Cell] {
+    /// `corpus`: the corpus's identity (`ExperimentRunner.corpusIdentity`), not its path.
+    public static func cells(_ spec: ExperimentSpec, bases: [BaseIdentity], corpus: String) -> [Cell] {
         var out: [Cell] = []
         let r = spec.posttrain
         for base in bases {
@@ -101,7 +102,7 @@ public enum CellPlanner {
                     func make(_ structure: String, rate: Double?, pattern: String?) -> CellPruning {
                         CellPruning(structure: structure, method: method, rate: rate, pattern: pattern, options: e.options,
                                     calibrationWindows: spec.pruning.calibrationWindows, batch: spec.pruning.batch, seed: spec.pruning.seed,
-                                    corpus: spec.corpus)
+                                    corpus: corpus)
                     }
                     switch e.kind {
                     case .depth(let rates): prunings += rates.map { make("depth", rate: $0, pattern: nil) }
@@ -112,7 +113,7 @@ public enum CellPlanner {
             }
             for pruning in prunings {
                 for seed in r.seeds {
-                    out.append(Cell(config: config(r, base: base, pruning: pruning, seed: seed, corpus: spec.corpus)))
+                    out.append(Cell(config: config(r, base: base, pruning: pruning, seed: seed, corpus: corpus)))
                 }
             }
         }

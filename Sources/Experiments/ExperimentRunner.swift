@@ -31,6 +31,8 @@ public struct RunPlan: Sendable {
     public var cells: [Cell]
     /// The ladder's corpus (pre-training of missing bases uses it).
     public var ladderCorpus: String?
+    /// The experiment corpus's identity (name or content checksum).
+    public var corpusID: String
 
     public var cellsDirectory: URL { store.appendingPathComponent("cells") }
     public var reportDirectory: URL { store.appendingPathComponent("report") }
@@ -58,6 +60,7 @@ public struct ExperimentRunner {
     /// Resolves bases (without training anything) and the grid.
     public static func plan(_ spec: ExperimentSpec, store: URL? = nil) throws -> RunPlan {
         let storeURL = URL(fileURLWithPath: store?.path ?? spec.output).standardizedFileURL
+        let corpusID = try corpusIdentity(spec.corpus, spec: spec)
         var bases: [ResolvedBase] = []
         var toPretrain: [String: LadderSize] = [:]
         var ladder: LadderSpec?
@@ -85,6 +88,7 @@ public struct ExperimentRunner {
                 h.update(Array((try? JSONEncoder.sorted.encode(size.config)) ?? Data()))
                 h.update(Array((try? JSONEncoder.sorted.encode(settings)) ?? Data()))
                 h.update(String(size.initStd))
+                h.update(try corpusIdentity(ladder!.corpus ?? "shakespeare", spec: spec))
                 bases.append(ResolvedBase(identity: BaseIdentity(name: name, kind: "ladder", fingerprint: h.finalizeHex(), nonEmbedding: size.nonEmbeddingParams),
                                           directory: dir, config: size.config, loss0: nil))
             case .checkpoint(let name, let path):
@@ -103,7 +107,22 @@ public struct ExperimentRunner {
             }
         }
         return RunPlan(spec: spec, store: storeURL, bases: bases, basesToPretrain: toPretrain,
-                       cells: CellPlanner.cells(spec, bases: bases.map(\.identity)), ladderCorpus: ladder?.corpus)
+                       cells: CellPlanner.cells(spec, bases: bases.map(\.identity), corpus: corpusID), ladderCorpus: ladder?.corpus, corpusID: corpusID)
+    }
+
+    /// What a corpus is, for cell identities: a built-in corpus by name (its content is pinned),
+    /// a directory or manifest by the checksum of its content (so moving it changes nothing).
+    static func corpusIdentity(_ corpus: String, spec: ExperimentSpec) throws -> String {
+        do {
+            switch try CorpusSource.resolve(corpus) {
+            case .directory(let dir): return "directory:" + (try Corpus(directory: dir).checksum())
+            case let other:
+                if CorpusSource.builtin(corpus) != nil { return other.name }
+                return "manifest:" + SHA256.hex(Array(try Data(contentsOf: URL(fileURLWithPath: corpus))))
+            }
+        } catch {
+            throw ExperimentSpecError(file: spec.file, "corpus '\(corpus)': \(error)")
+        }
     }
 
     /// Every cell's state: stored (done or failed), running (its folder is locked by a live
@@ -162,7 +181,7 @@ public struct ExperimentRunner {
     func baseLoss(_ base: ResolvedBase, data: TokenizedCorpus) throws -> Double {
         let r = plan.spec.posttrain
         var h = SHA256()
-        h.update("\(base.identity.fingerprint)|\(plan.spec.corpus)|\(r.evalTokens)|\(r.sequenceLength)|\(r.batch)")
+        h.update("\(base.identity.fingerprint)|\(plan.corpusID)|\(r.evalTokens)|\(r.sequenceLength)|\(r.batch)")
         let url = plan.store.appendingPathComponent("bases").appendingPathComponent("\(base.identity.name)-\(h.finalizeHex().prefix(16)).loss0")
         if let text = try? String(contentsOf: url, encoding: .utf8), let v = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)), v.isFinite {
             return v

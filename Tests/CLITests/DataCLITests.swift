@@ -49,7 +49,9 @@ import Testing
         r = try run(["data", "fetch", "--corpus", "gcide", "--cache", cache], environment: ["PRUNESCALE_APT_GET": "/nonexistent/apt-get"])
         #expect(r.status != 0 && oneLine(r) && r.stderr.contains("/nonexistent/apt-get: not found; fetching 'gcide' runs `apt-get download dict-gcide=0.48.5+nmu2`"), "\(r.stderr)")
         // train takes the name too: it starts fetching the mix (Shakespeare first) on first use.
-        r = try run(["train", "--model", dir.path, "--out", dir.appendingPathComponent("run").path, "--corpus", "study", "--cache", cache,
+        let model = try PruneCLITests.fixture()
+        defer { try? FileManager.default.removeItem(at: model.dir) }
+        r = try run(["train", "--model", model.model.path, "--out", dir.appendingPathComponent("run").path, "--corpus", "study", "--cache", cache,
                      "--tokens", "10"], environment: ["PRUNESCALE_PYTHON": "/nonexistent/python3"])
         #expect(r.status != 0 && r.stderr.contains("fetching corpus shakespeare") && r.stderr.contains("/nonexistent/python3: not found"), "\(r.stderr)")
         // Nothing half-fetched is left in the cache.
