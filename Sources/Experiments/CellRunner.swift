@@ -30,6 +30,9 @@ struct CellRunner {
         var rows: [EvaluationRow]
         var achievedRate: Double?
         var tokensPerSecond: Double?
+        /// Seconds spent pruning, and training with its evaluations (the rest is the runner's).
+        var pruneSeconds: Double
+        var trainSeconds: Double
     }
 
     func run() throws -> Outcome {
@@ -38,10 +41,13 @@ struct CellRunner {
         let started = ProcessInfo.processInfo.systemUptime
         var source = base.directory
         var achieved: Double?
+        var pruneSeconds = 0.0
         if let pruning = cell.config.pruning {
             let pruned = directory.appendingPathComponent("pruned")
             if !FileManager.default.fileExists(atPath: pruned.appendingPathComponent(OutputDirectory.markerName).path) {
+                let t0 = ProcessInfo.processInfo.systemUptime
                 let result = try prune(pruning)
+                pruneSeconds = ProcessInfo.processInfo.systemUptime - t0
                 try OutputDirectory.write(to: pruned, command: "prunescale run") { try PruningJob.save(result, to: $0) }
             }
             achieved = try readRate(pruned)
@@ -50,14 +56,17 @@ struct CellRunner {
         let train = try data.tokens(cell.config.split)
         let eval = try data.tokens(.eval)
         let trainers: [Trainer]
+        let t0 = ProcessInfo.processInfo.systemUptime
         switch cell.config.protocolKind {
         case .curve: trainers = [try curve(source: source, train: train, eval: eval)]
         case .lossAtBudget: trainers = try lossAtBudget(source: source, train: train, eval: eval)
         }
+        let trainSeconds = ProcessInfo.processInfo.systemUptime - t0
         let wall = ProcessInfo.processInfo.systemUptime - started
         let speeds = trainers.compactMap(\.lastThroughput)
         let speed = speeds.isEmpty ? nil : speeds.reduce(0, +) / Double(speeds.count)
-        return Outcome(rows: try rows(trainers, splitTokens: train.count, wall: wall, speed: speed), achievedRate: achieved, tokensPerSecond: speed)
+        return Outcome(rows: try rows(trainers, splitTokens: train.count, wall: wall, speed: speed), achievedRate: achieved, tokensPerSecond: speed,
+                       pruneSeconds: pruneSeconds, trainSeconds: trainSeconds)
     }
 
     private func prune(_ p: CellPruning) throws -> PruningJob.Result {

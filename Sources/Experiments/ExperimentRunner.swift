@@ -39,6 +39,21 @@ public struct RunPlan: Sendable {
     public func directory(of cell: Cell) -> URL { cellsDirectory.appendingPathComponent(cell.id) }
 }
 
+/// Where a run's wall time went: the work (pre-training, pruning, post-training with its
+/// evaluations) and everything else, the runner's own overhead.
+public final class RunTimes: @unchecked Sendable {
+    private let lock = NSLock()
+    public private(set) var pretrain = 0.0, prune = 0.0, train = 0.0
+    func add(pretrain: Double = 0, prune: Double = 0, train: Double = 0) {
+        lock.withLock {
+            self.pretrain += pretrain
+            self.prune += prune
+            self.train += train
+        }
+    }
+    public var work: Double { lock.withLock { pretrain + prune + train } }
+}
+
 /// Runs a spec: pre-trains missing bases, runs every cell the store lacks (`--jobs` at a time),
 /// records each as one transaction, and writes the report. Running it again does only what is
 /// missing; a killed run continues where it stopped.
@@ -50,6 +65,8 @@ public struct ExperimentRunner {
     /// Retry cells recorded as failed (they are skipped otherwise: the same input fails the same way).
     public var retryFailed = false
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// Filled in by `run`.
+    public let times = RunTimes()
 
     public init(plan: RunPlan, cache: URL, threads: Int) {
         self.plan = plan
@@ -155,6 +172,8 @@ public struct ExperimentRunner {
             let data = try TrainingData.tokens(corpus: plan.ladderCorpus ?? "shakespeare", cache: cache, log: log)
             log("base \(size.name): pre-training \(size.nonEmbeddingParams) non-embedding parameters for \(size.settings.tokens) tokens")
             let progress = ProgressReporter(write: log)
+            let t0 = ProcessInfo.processInfo.systemUptime
+            defer { times.add(pretrain: ProcessInfo.processInfo.systemUptime - t0) }
             _ = try LadderPretraining.run(size, in: b.directory, data: data, threads: threads, specFile: plan.spec.ladder, progress: progress)
             bases[i].loss0 = nil
         }
@@ -201,7 +220,7 @@ public struct ExperimentRunner {
         let progress = RunProgress(total: plan.cells.count, done: alreadyDone, log: log)
         let queue = WorkQueue(todo)
         let failure = FirstError()
-        let plan = self.plan, log = self.log
+        let plan = self.plan, log = self.log, times = self.times
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while let cell = queue.next() {
                 let started = ProcessInfo.processInfo.systemUptime
@@ -214,6 +233,7 @@ public struct ExperimentRunner {
                 }
                 do {
                     let outcome = try runner.run()
+                    times.add(prune: outcome.pruneSeconds, train: outcome.trainSeconds)
                     try store.recordDone(record("done", nil, outcome.achievedRate), evaluations: outcome.rows)
                     progress.finished(cell, rows: outcome.rows, seconds: ProcessInfo.processInfo.systemUptime - started)
                 } catch let e as FileError where e.message.contains(ResultStore.fileName) {

@@ -55,6 +55,24 @@ struct RunCommand: ParsableCommand {
             Progress: a line per finished cell; on a terminal an overall bar with ETA, otherwise a \
             line every 10 s. --dry-run lists the cells, their cost and what is done, and runs nothing.
 
+            The spec (every key in experiments/README.md; a bad one stops with file:line:column \
+            and exit code 2):
+              name, output (store folder), ladder (default experiments/ladder.yaml), corpus
+              bases:     [xs, s] (ladder sizes) or {checkpoint: DIR, name: N}
+              pruning:   grid: [{structure: depth|width, methods: [...], rates: [...]},
+                                {pattern: "2:4", methods: [...]}], control (true),
+                         calibration_windows (32), batch (8), seed (0)
+              posttrain: tokens | tokens_per_param, eval_points (12), protocol (curve |
+                         loss-at-budget), lr (3e-4), schedule (constant), warmup (0),
+                         decay_fraction (0.2), min_lr_fraction (0.1), weight_decay, clip,
+                         batch (16), seq (256), accumulate, eval_tokens (65536),
+                         seeds ([0]), split (posttrain), checkpoints (10)
+              fit:       laws ([p2, p2-nodelta, p2-additive]), holdouts ([tokens=0.2,
+                         n0=max, rho=max]), per_family (true), starts, bootstrap, seed,
+                         confidence, space, objective
+              plans:     [{label, family, n0, rho | n, loss0, target-loss | max-slope |
+                         recovery + loss-pruned}]
+
             Examples:
               prunescale run experiments/quickstart.yaml
               prunescale run experiments/quickstart.yaml --dry-run
@@ -91,6 +109,7 @@ struct RunCommand: ParsableCommand {
             try estimate.print(format)
             return
         }
+        let started = ProcessInfo.processInfo.systemUptime
         let threads = compute.apply()
         var runner = ExperimentRunner(plan: plan, cache: cacheURL, threads: threads)
         runner.jobs = jobs
@@ -99,6 +118,9 @@ struct RunCommand: ParsableCommand {
         let store = try ResultStore(directory: plan.store)
         let records = try ExperimentExport.records(plan, store: store)
         let report = try ExperimentReport.write(plan: plan, records: records, statuses: statuses, to: plan.reportDirectory)
+        let t = runner.times, wall = ProcessInfo.processInfo.systemUptime - started
+        FileHandle.standardError.write(Data(String(format: "wall %.1f s: pre-training %.1f s, pruning %.1f s, post-training and evaluation %.1f s; runner, fits and report %.1f s (%.1f %%)\n",
+                                                   wall, t.pretrain, t.prune, t.train, wall - t.work, 100 * (wall - t.work) / max(wall, 1e-9)).utf8))
         try StatusSummary(plan: plan, statuses: statuses).print(format, report: report)
     }
 }
