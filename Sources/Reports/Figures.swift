@@ -122,7 +122,13 @@ public enum Figures {
         let x = Axis(.log10, label: "post-training tokens",
                      spanning: curve.map(\.tokens) + [budget].compactMap { $0 } + (interval ?? []))
         var lossValues = curve.map(\.loss) + curve.compactMap(\.lower) + curve.compactMap(\.upper)
-        lossValues += [plan.floor, target, plan.lossAtBudget].compactMap { $0 }
+        lossValues += [target, plan.lossAtBudget].compactMap { $0 }
+        // A floor far below the curve (a fit that cannot pin its constant term) would squash the
+        // curve into a line; it is drawn only when within the curve's own span of it.
+        let shown = lossValues.filter(\.isFinite)
+        let span = (shown.max() ?? 0) - (shown.min() ?? 0)
+        let floorOnChart = plan.floor.isFinite && plan.floor >= (shown.min() ?? plan.floor) - max(span, 1e-9)
+        if floorOnChart { lossValues.append(plan.floor) }
         let y = Axis(.linear, label: "loss", spanning: lossValues.filter(\.isFinite), padding: 0.06)
 
         var subtitle = [describe(plan.target), plan.message].filter { !$0.isEmpty }.joined(separator: "\n")
@@ -140,7 +146,7 @@ public enum Figures {
             chart.band(upper: banded.map { ChartPoint($0.tokens, $0.upper!) }, lower: banded.map { ChartPoint($0.tokens, $0.lower!) },
                        color: Palette.blue, opacity: 0.18, attributes: [("class", "curve-interval")])
         }
-        if plan.floor.isFinite {
+        if floorOnChart {
             chart.horizontalLine(at: plan.floor, Stroke(Palette.grey, width: 1.4, dash: "6 4"),
                                  label: "floor \(Format.significant(plan.floor, 4))", labelLeading: true, attributes: [("class", "floor")])
         }
@@ -162,7 +168,11 @@ public enum Figures {
         if budget != nil { chart.legend.append(LegendEntry("budget", .line(Stroke(Palette.vermillion, width: 2)))) }
         if interval != nil { chart.legend.append(LegendEntry("budget interval", .band(Palette.orange, opacity: 0.25))) }
         if target != nil { chart.legend.append(LegendEntry("target loss", .line(Stroke(Palette.green, width: 1.6, dash: "2 3")))) }
-        if plan.floor.isFinite { chart.legend.append(LegendEntry("floor L(D→∞)", .line(Stroke(Palette.grey, width: 1.4, dash: "6 4")))) }
+        if floorOnChart {
+            chart.legend.append(LegendEntry("floor L(D→∞)", .line(Stroke(Palette.grey, width: 1.4, dash: "6 4"))))
+        } else if plan.floor.isFinite {
+            chart.legend.append(LegendEntry("floor \(Format.significant(plan.floor, 4)), off the chart", .none))
+        }
 
         if !plan.reachable || budget == nil {
             chart.notice = ("Not reachable", "The fitted law never meets the criterion: \(plan.criterion).")

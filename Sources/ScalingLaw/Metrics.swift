@@ -95,6 +95,9 @@ public enum Metrics {
 }
 
 extension Holdout {
+    /// Rates this close to the chosen one are held out with it (`rho=max`, `rho=VALUE`).
+    public static let rateTolerance = 0.01
+
     /// For each record, whether this protocol holds it out. Throws when it would hold out nothing
     /// or everything, or needs a variable the records lack.
     public func heldOut(_ records: [LossRecord]) throws -> [Bool] {
@@ -124,7 +127,10 @@ extension Holdout {
                 return x
             }
             let chosen = value ?? values.max() ?? 0
-            let mask = values.map { abs($0 - chosen) <= 1e-9 * max(abs(chosen), 1e-300) }
+            // A pruner meets a rate within one unit (a neuron, a head), so two models pruned "at
+            // 0.35" sit a few thousandths apart: rates within 0.01 count as one level.
+            let tolerance = v == .rho ? Self.rateTolerance : 1e-9 * max(abs(chosen), 1e-300)
+            let mask = values.map { abs($0 - chosen) <= tolerance }
             guard mask.contains(true) else { throw LawError("holdout \(self): no record has \(v.rawValue) = \(chosen)") }
             guard mask.contains(false) else { throw LawError("holdout \(self): every record has \(v.rawValue) = \(chosen); nothing would be left to fit") }
             return mask

@@ -112,7 +112,7 @@ struct FitterOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Two-sided level of the reported intervals, in (0, 1).")
     var confidence = NumberArg("0.95")
 
-    @Option(help: ArgumentHelp("Held-out protocol: tokens=0.2 (last 20% of every run), n0=max (largest model), rho=max (highest rate), or n0=VALUE / rho=VALUE.", valueName: "spec"))
+    @Option(help: ArgumentHelp("Held-out protocol: tokens=0.2 (last 20% of every run), n0=max (largest model), rho=max (highest rate; rates within 0.01 of it count as the same level), or n0=VALUE / rho=VALUE.", valueName: "spec"))
     var holdout: String?
 
     @Option(parsing: .unconditional, help: "Worker threads for starts and bootstrap (0 = all cores, at most 1,024). Results do not depend on it.")

@@ -3,19 +3,8 @@ import Testing
 
 /// `prunescale data`: the corpus names, the mix's own splits, and one-line errors.
 @Suite struct DataCLITests {
-    func run(_ args: [String], environment extra: [String: String] = [:]) throws -> CLI.Result {
-        let p = Process()
-        p.executableURL = CLI.binary
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    func run(_ args: [String], environment: [String: String] = [:]) throws -> CLI.Result {
+        try CLI.run(args, environment: environment)
     }
 
     func oneLine(_ r: CLI.Result) -> Bool { r.stderr.split(separator: "\n").count == 1 }

@@ -158,3 +158,17 @@ import Testing
         #expect(abs(fit.result.params["gamma"]! + 0.8) < 0.05)
     }
 }
+
+/// Two models pruned "at 0.35" land a few parameters apart; `rho=max` holds both out.
+@Suite struct RateHoldoutTests {
+    @Test func ratesWithinOneHundredthAreOneLevel() throws {
+        let records = [(0.3505, "a"), (0.3499, "b"), (0.25, "a"), (0.2502, "b"), (0.3395, "c")].map {
+            LossRecord(run: "\($0.1)-\($0.0)", n0: 1e6, rho: $0.0, loss0: 2, tokens: 1e5, loss: 2.5)
+        }
+        #expect(try Holdout.rho(nil).heldOut(records) == [true, true, false, false, false])
+        #expect(try Holdout.rho(0.25).heldOut(records) == [false, false, true, true, false])
+        // Sizes stay exact.
+        let sized = [1e6, 1e6 + 1, 2e6].map { LossRecord(run: "\($0)", n0: $0, rho: 0.2, loss0: 2, tokens: 1e5, loss: 2.5) }
+        #expect(try Holdout.n0(nil).heldOut(sized) == [false, false, true])
+    }
+}
