@@ -208,7 +208,7 @@ public enum ExperimentReport {
         case .lossAtBudget:
             out += "protocol **loss-at-budget**: a warmup-stable-decay trunk with a decay branch (\(Int(r.decayFraction * 100)) % of each budget) at every budget, so each point is a model annealed for its own budget.\n"
         }
-        out += "- Losses: nats per token on the first \(r.evalTokens) tokens of the eval split; `loss0` is the unpruned base's loss on the same windows.\n\n"
+        out += "- Losses: nats per token on \(r.evalTokens) tokens of the eval split (windows spread over the whole split); `loss0` is the unpruned base's loss on the same windows.\n\n"
 
         let failed = statuses.filter { $0.state == .failed }
         if !failed.isEmpty {

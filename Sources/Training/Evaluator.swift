@@ -19,11 +19,15 @@ public struct EvalResult: Sendable, Codable, Equatable {
 
 /// Scores a model on non-overlapping windows, in order: window k reads tokens kT ..< kT+T and
 /// predicts kT+1 ... kT+T — the windows `SequentialBatches` yields — so every token is predicted
-/// once, always with the same context, and the number is the same on every call.
+/// once, always with the same context, and the number is the same on every call. A capped score
+/// takes windows spread evenly over the text.
 public enum Evaluator {
     /// - Parameters:
-    ///   - maxTokens: score only the first `maxTokens / sequenceLength` windows (at least one);
-    ///     nil or 0: all of them. The tail that does not fill a window is left out.
+    ///   - maxTokens: score only `maxTokens / sequenceLength` windows (at least one), spread
+    ///     evenly over the whole text (window k of n is window ⌊k·total/n⌋), so a capped score
+    ///     samples every part of a split — a mixed corpus's split holds its corpora one after the
+    ///     other, and its first windows would be one corpus only; nil or 0: all of them. The tail
+    ///     that does not fill a window is left out.
     ///   - sequenceLength: shortened to `tokens.count - 1` when the text holds less than one window.
     public static func evaluate(_ model: LlamaModel, tokens: UnsafeBufferPointer<UInt16>, sequenceLength: Int, batchSize: Int,
                                 maxTokens: Int? = nil) throws -> EvalResult {
@@ -34,12 +38,13 @@ public enum Evaluator {
             throw TrainingError("token id \(bad) is outside the model's vocabulary of \(V)")
         }
         let T = min(sequenceLength, tokens.count - 1, model.config.maxSequence)
-        var windows = (tokens.count - 1) / T
+        let available = (tokens.count - 1) / T
+        var windows = available
         if let maxTokens, maxTokens > 0 { windows = min(windows, max(1, maxTokens / T)) }
         var sum = 0.0
         var first = 0
         while first < windows {
-            let offsets = (first..<min(first + batchSize, windows)).map { $0 * T }
+            let offsets = (first..<min(first + batchSize, windows)).map { k in (k * available / windows) * T }
             let b = Batch(sequenceLength: T, offsets: offsets, tokens: tokens)
             model.forward(tokens: b.inputs, targets: b.targets, batch: offsets.count, seqLen: T)
             // Summed per position in Double, in order: independent of the batch size's rounding.

@@ -38,7 +38,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Windows per forward pass.")
     var batch: Int = 8
 
-    @Option(name: .customLong("max-tokens"), help: ArgumentHelp("Score only the first N tokens' windows (0: all).", valueName: "n"))
+    @Option(name: .customLong("max-tokens"), help: ArgumentHelp("Score only N tokens, in windows spread evenly over the text (0: all).", valueName: "n"))
     var maxTokens: Int = 0
 
     @OptionGroup var corpus: CorpusOptions

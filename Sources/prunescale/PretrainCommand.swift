@@ -161,7 +161,7 @@ struct LadderTable: Encodable {
     }
 
     func markdown() -> String {
-        var out = "# Ladder eval loss\n\nSpec: `\(spec)`. Eval loss: nats per byte on the first eval_tokens of the eval split after the last step "
+        var out = "# Ladder eval loss\n\nSpec: `\(spec)`. Eval loss: nats per byte on eval_tokens of the eval split (windows spread over it) after the last step "
         out += "(`prunescale eval --model DIR` scores the whole split). Budget = tokens_per_param × non-embedding parameters.\n\n"
         out += "| " + Self.header.joined(separator: " | ") + " |\n"
         out += "|" + String(repeating: " --- |", count: Self.header.count) + "\n"

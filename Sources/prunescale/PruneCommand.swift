@@ -32,7 +32,7 @@ struct PruneCommand: ParsableCommand {
 
             Calibration: --calibration-windows seeded windows (--seed) of the pre-training split, \
             or of --calibration FILE|DIR (text, byte-tokenised). The source and the pruned model \
-            are scored on the first --eval-tokens of the eval split (0: skip).
+            are scored on --eval-tokens of the eval split, in windows spread over it (0: skip).
 
             Writes into --out (all or nothing): config.json, model.safetensors (metadata n0 and \
             loss0 describe the model before pruning, for `prunescale train`'s records), for N:M \

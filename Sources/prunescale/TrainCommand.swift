@@ -13,7 +13,7 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Loads --model (a checkpoint directory: config.json + model.safetensors), trains it with \
             AdamW for --tokens tokens sampled from a split of the corpus (default posttrain), and \
-            evaluates on the eval split (the first --eval-tokens tokens, in non-overlapping windows) \
+            evaluates on the eval split (--eval-tokens tokens in non-overlapping windows spread over the split) \
             before the first step, at --eval-at token counts (default: --eval-points log-spaced from \
             one step to the budget) and at the end.
 
@@ -197,7 +197,7 @@ struct TrainingOptions: ParsableArguments {
     var evalAt: String?
     @Option(name: .customLong("eval-points"), help: "Without --eval-at: this many log-spaced evaluations from one step to the budget.")
     var evalPoints: Int = 12
-    @Option(name: .customLong("eval-tokens"), help: "Eval tokens per evaluation (the first windows of the eval split; 0: all).")
+    @Option(name: .customLong("eval-tokens"), help: "Eval tokens per evaluation (windows spread evenly over the eval split; 0: all).")
     var evalTokens: Int = 65_536
     @Option(name: .customLong("save-every"), help: ArgumentHelp("Checkpoint every N steps as well as at the end (0: end only).", valueName: "steps"))
     var saveEvery: Int = 0

@@ -194,6 +194,21 @@ enum TrainFixture {
         #expect(short.tokens == 4 && short.sequenceLength == 4)
     }
 
+    /// A capped score samples windows spread over the whole text (a mixed corpus's split holds
+    /// its corpora one after another), each window the same as when scored alone.
+    @Test func aCappedEvaluationSpreadsItsWindows() throws {
+        let model = try LlamaModel(config: TrainFixture.config, seed: 9, threads: 1)
+        let tokens = TrainFixture.stream(32 * 20 + 1, seed: 6)
+        let capped = try Evaluator.evaluate(model, tokens: tokens, sequenceLength: 32, batchSize: 3, maxTokens: 32 * 7)
+        #expect(capped.windows == 7)
+        var sum = 0.0
+        for k in 0..<7 {
+            let start = (k * 20 / 7) * 32
+            sum += try Evaluator.evaluate(model, tokens: Array(tokens[start...(start + 32)]), sequenceLength: 32, batchSize: 1).loss
+        }
+        #expect(abs(capped.loss - sum / 7) < 1e-6, "\(capped.loss) vs \(sum / 7)")
+    }
+
     @Test func evaluationScoresTheSequentialBatchesWindows() throws {
         let root = try Fixture.tempDir("eval")
         defer { try? FileManager.default.removeItem(at: root) }
