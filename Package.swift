@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness", "Fuzzing"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "ScalingLaw", "Fuzzing"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Model", "Tensor", "Randomness", "Training"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Model", "Persistence"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Model", "Persistence", "ScalingLaw"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
         // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
         .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw", "Model", "Training", "Persistence"]),

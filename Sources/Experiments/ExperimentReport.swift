@@ -26,6 +26,7 @@ public enum ExperimentReport {
     public struct Outcome: Sendable {
         public var fits: [FitRow]
         public var plans: [PlanRow]
+        public var checks: [PlannerCheck.Row]
         public var files: [String]
     }
 
@@ -99,6 +100,13 @@ public enum ExperimentReport {
             }
         }
 
+        var checks: [PlannerCheck.Row] = []
+        if let law = try? LawRegistry.law(named: primary) {
+            var o = options
+            o.bootstrap = spec.fit.bootstrap
+            for (family, recs) in groups { checks += PlannerCheck.rows(family: family, records: recs, law: law, options: o) }
+        }
+
         let files = try OutputDirectory.write(to: dir, command: "prunescale report") { staging -> [String] in
             var files: [String] = []
             func put(_ name: String, _ text: String) throws {
@@ -108,7 +116,7 @@ public enum ExperimentReport {
             try put("records.csv", ExperimentExport.text(records, format: .csv))
             try put("fits.csv", fitsCSV(fits))
             try put("predictions.csv", predictionsCSV(groups.map(\.name), laws: spec.fit.laws, analyses: analyses, holdouts: holdoutAnalyses))
-            try put("plans.csv", plansCSV(plans))
+            try put("plans.csv", plansCSV(plans, checks: checks, law: primary))
             for (family, recs) in groups {
                 let fitted = analyses["\(family)|\(primary)"]
                 try put("figures/loss-vs-tokens-\(slug(family)).svg", ExperimentFigures.curves(family: family, records: recs, fit: fitted))
@@ -120,10 +128,10 @@ public enum ExperimentReport {
             for p in plans {
                 if let r = p.result, r.tokens != nil { try put("figures/plan-\(slug(p.plan.label))-\(slug(p.family)).svg", Figures.plan(r)) }
             }
-            try put("summary.md", summary(plan: plan, statuses: statuses, records: records, fits: fits, plans: plans))
+            try put("summary.md", summary(plan: plan, statuses: statuses, records: records, fits: fits, plans: plans, checks: checks))
             return files.sorted()
         }
-        return Outcome(fits: fits, plans: plans, files: files)
+        return Outcome(fits: fits, plans: plans, checks: checks, files: files)
     }
 
     static func slug(_ s: String) -> String {
@@ -174,18 +182,28 @@ public enum ExperimentReport {
         return t.text
     }
 
-    static func plansCSV(_ rows: [PlanRow]) -> String {
-        var t = CSVTable(header: ["plan", "family", "law", "n0", "rho", "loss0", "criterion", "tokens", "lower", "upper", "reachable", "floor", "message"])
+    /// The spec's plans (`kind` plan) and the planner's own test (`kind` check: planned against
+    /// the tokens the largest base's curve took).
+    static func plansCSV(_ rows: [PlanRow], checks: [PlannerCheck.Row], law: String) -> String {
+        var t = CSVTable(header: ["kind", "plan", "family", "law", "n0", "rho", "loss0", "criterion", "tokens", "lower", "upper", "reachable", "floor",
+                                  "actual_tokens", "error_pct", "inside", "message"])
         for r in rows {
             let p = r.result
-            t.append([r.plan.label, r.family, r.law, num(r.plan.target.n0), num(r.plan.target.rho), num(r.plan.target.loss0),
+            t.append(["plan", r.plan.label, r.family, r.law, num(r.plan.target.n0), num(r.plan.target.rho), num(r.plan.target.loss0),
                       r.plan.criterion.description, num(p?.tokens), num(p?.interval?.first), num(p?.interval?.last),
-                      p.map { "\($0.reachable)" } ?? "", num(p?.floor), p?.message ?? r.error ?? ""])
+                      p.map { "\($0.reachable)" } ?? "", num(p?.floor), "", "", "", p?.message ?? r.error ?? ""])
+        }
+        for c in checks {
+            let p = c.planned
+            t.append(["check", c.run, c.family, law, num(c.n0), num(c.rho), num(c.loss0), "target loss \(num(c.targetLoss))",
+                      num(p?.tokens), num(p?.interval?.first), num(p?.interval?.last), p.map { "\($0.reachable)" } ?? "", num(p?.floor),
+                      num(c.actualTokens), num(c.errorPercent), c.inside.map { "\($0)" } ?? "", p?.message ?? c.error ?? ""])
         }
         return t.text
     }
 
-    static func summary(plan: RunPlan, statuses: [CellStatus], records: [LossRecord], fits: [FitRow], plans: [PlanRow]) -> String {
+    static func summary(plan: RunPlan, statuses: [CellStatus], records: [LossRecord], fits: [FitRow], plans: [PlanRow],
+                        checks: [PlannerCheck.Row]) -> String {
         let spec = plan.spec, r = spec.posttrain
         var out = "# \(spec.name): post-training scaling laws fitted on our own curves\n\n"
         let counts = Dictionary(grouping: statuses, by: \.state).mapValues(\.count)
@@ -251,6 +269,18 @@ public enum ExperimentReport {
             out += "\n\n![loss vs tokens](figures/loss-vs-tokens-\(slug(family)).svg)\n\n"
         }
 
+        if !checks.isEmpty {
+            out += "## The planner's own test\n\n"
+            out += "\(spec.fit.laws.first ?? "p2") fitted on every base but the largest, per family; for each pruned model of the largest base, the "
+            out += "tokens planned to reach the loss its curve reached at its middle evaluation, against the tokens at which the curve crossed it.\n\n"
+            out += "| family | run | rho | target loss | actual tokens | planned | interval | error % | inside |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+            for c in checks {
+                let interval = c.planned?.interval.map { "\(fmt($0.first, 3))–\(fmt($0.last, 3))" } ?? ""
+                out += "| \(c.family) | \(c.run) | \(fmt(c.rho, 3)) | \(fmt(c.targetLoss, 4)) | \(fmt(c.actualTokens, 3)) | \(fmt(c.planned?.tokens, 3)) | \(interval) | "
+                out += "\(fmt(c.errorPercent, 3)) | \(c.inside.map { $0 ? "yes" : "no" } ?? (c.error ?? "n/a")) |\n"
+            }
+            out += "\n"
+        }
         if !plans.isEmpty {
             out += "## Plans\n\n| plan | family | law | target | criterion | tokens | interval | note |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n"
             for p in plans {

@@ -1,0 +1,34 @@
+@testable import Experiments
+import Foundation
+import ScalingLaw
+import Testing
+
+@Suite struct PlannerCheckTests {
+    @Test func crossingInterpolatesInLogTokens() {
+        let curve: [(tokens: Double, loss: Double)] = [(1e3, 3.0), (1e4, 2.0), (1e5, 1.5)]
+        #expect(PlannerCheck.crossing(curve, 2.5).map { abs($0 - Foundation.sqrt(1e7)) < 1e-6 } == true)
+        #expect(PlannerCheck.crossing(curve, 2.0).map { abs($0 - 1e4) < 1e-6 } == true)
+        #expect(PlannerCheck.crossing(curve, 3.5) == 1e3)
+        #expect(PlannerCheck.crossing(curve, 1.0) == nil)
+    }
+
+    /// On noise-free records of a known P2 law, the plan made without the largest base meets its
+    /// curve: the error is small and the truth lies inside the interval.
+    @Test func onRecordsOfTheLawThePlanComesTrue() throws {
+        let truth = [500, 2000, 1, 0.3, 0.35, -0.8, 0.05]
+        let records = Synthetic.records(law: P2Law(), params: truth,
+                                        design: SyntheticDesign(n0: [1e9, 3e9, 8e9], rho: [0.15, 0.25, 0.35], noise: 0.0005, seed: 3))
+        var options = FitOptions()
+        options.starts = 8
+        options.bootstrap = 50
+        let rows = PlannerCheck.rows(family: "f", records: records, law: P2Law(), options: options)
+        #expect(rows.count == 3)
+        for r in rows {
+            #expect(r.n0 == 8e9)
+            let e = try #require(r.errorPercent, "\(r.error ?? "")")
+            #expect(abs(e) < 10, "\(r.run): planned \(r.planned?.tokens ?? .nan) vs actual \(r.actualTokens)")
+        }
+        // Two sizes cannot test a plan for a third.
+        #expect(PlannerCheck.rows(family: "f", records: records.filter { $0.n0 != 8e9 }, law: P2Law(), options: options).isEmpty)
+    }
+}
