@@ -142,6 +142,15 @@ public struct ExperimentRunner {
         }
     }
 
+    /// A store folder is new, empty, or a store already (it holds `store.sqlite`): a folder of
+    /// other files is refused rather than written into.
+    public static func checkStoreFolder(_ dir: URL) throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        guard !names.isEmpty, !names.contains(ResultStore.fileName) else { return }
+        let shown = names.sorted().prefix(3).joined(separator: ", ") + (names.count > 3 ? " and \(names.count - 3) more" : "")
+        throw FileError(dir.path, "holds files that are not a PruneScale result store (\(shown)); set another 'output' or --store")
+    }
+
     /// Every cell's state: stored (done or failed), running (its folder is locked by a live
     /// process), or missing.
     public static func status(_ plan: RunPlan) throws -> [CellStatus] {
@@ -163,6 +172,7 @@ public struct ExperimentRunner {
     /// Runs what is missing. Returns the final states.
     @discardableResult
     public func run() throws -> [CellStatus] {
+        try Self.checkStoreFolder(plan.store)
         let store = try ResultStore(directory: plan.store)
         let lock = try DirectoryLock(plan.store, purpose: "prunescale run \(plan.spec.name)")
         defer { lock.release() }
@@ -175,7 +185,6 @@ public struct ExperimentRunner {
             let t0 = ProcessInfo.processInfo.systemUptime
             defer { times.add(pretrain: ProcessInfo.processInfo.systemUptime - t0) }
             _ = try LadderPretraining.run(size, in: b.directory, data: data, threads: threads, specFile: plan.spec.ladder, progress: progress)
-            bases[i].loss0 = nil
         }
         let data = try TrainingData.tokens(corpus: plan.spec.corpus, cache: cache, log: log)
         let states = try store.states()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import Persistence
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,9 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let plan = try experiment.plan()
+        guard FileManager.default.fileExists(atPath: plan.store.appendingPathComponent(ResultStore.fileName).path) else {
+            throw ValidationError("\(plan.store.path): no result store yet (run the spec first)")
+        }
         let store = try ResultStore(directory: plan.store)
         let records = try ExperimentExport.records(plan, store: store)
         let report = try ExperimentReport.write(plan: plan, records: records, statuses: try ExperimentRunner.status(plan), to: plan.reportDirectory)

@@ -105,7 +105,7 @@ struct RunCommand: ParsableCommand {
         let plan = try experiment.plan()
         let cacheURL = cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory()
         if dryRun {
-            let estimate = try CostEstimate.make(plan)
+            let estimate = try CostEstimate.make(plan, threads: compute.apply())
             try estimate.print(format)
             return
         }

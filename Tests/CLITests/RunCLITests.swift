@@ -134,6 +134,18 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: s.dir.appendingPathComponent("ladder").path), "a bad spec started work")
     }
 
+    @Test func aFolderOfTheUsersIsNotTakenAsAStore() throws {
+        let s = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let mine = s.dir.appendingPathComponent("run/notes.txt")
+        try AtomicFile.write("mine", to: mine)
+        let r = try Self.run(s, s.args("run"))
+        #expect(r.status != 0 && r.stderr.contains("not a PruneScale result store (notes.txt)"), "\(r.stderr)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: mine.deletingLastPathComponent().path)) ?? []) == ["notes.txt"])
+        let report = try CLI.run(s.args("report"))
+        #expect(report.status != 0 && report.stderr.contains("no result store yet"), "\(report.stderr)")
+    }
+
     /// Killed at 20 random moments (pre-training, pruning, post-training, storing, reporting),
     /// then run to the end: the export equals an uninterrupted run's byte for byte.
     @Test(arguments: ["curve", "loss-at-budget"])
