@@ -166,7 +166,7 @@ struct CellRunner {
             guard r.loss.isFinite else { throw TrainingError("\(cell.label): eval loss is \(r.loss) at \(r.tokens) tokens (training diverged)") }
             out.append(EvaluationRow(cell: cell.id, point: out.count, tokens: r.tokens, loss: r.loss, trainLoss: r.trainLoss, step: r.step,
                                      n0: n0, n: Double(r.n), rho: max(0, 1 - Double(r.n) / n0), loss0: loss0,
-                                     epochs: splitTokens > 0 ? Double(r.tokens) / Double(splitTokens) : 0, learningRate: r.learningRate,
+                                     epochs: r.epochs ?? DataSplit.epochs(tokens: r.tokens, splitTokens: splitTokens) ?? 0, learningRate: r.learningRate,
                                      wallSeconds: wall, tokensPerSecond: speed))
         }
         return out

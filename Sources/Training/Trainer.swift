@@ -16,9 +16,11 @@ public struct TrainingRecord: Sendable, Codable, Equatable {
     public var learningRate: Double
     /// Non-zero non-embedding parameters at the evaluation.
     public var n: Int
+    /// Passes over the training split so far (tokens / split tokens); nil in states saved before it was recorded.
+    public var epochs: Double?
 
     enum CodingKeys: String, CodingKey {
-        case step, tokens, loss, trainLoss = "train_loss", learningRate = "learning_rate", n
+        case step, tokens, loss, trainLoss = "train_loss", learningRate = "learning_rate", n, epochs
     }
 }
 
@@ -187,7 +189,8 @@ public final class Trainer {
                 let e = try evaluate(file)
                 let record = TrainingRecord(step: state.step, tokens: state.tokens, loss: e.loss,
                                             trainLoss: state.trainLossCount > 0 ? state.trainLossSum / Double(state.trainLossCount) : nil,
-                                            learningRate: lr, n: model.nonZeroCounts.nonEmbedding)
+                                            learningRate: lr, n: model.nonZeroCounts.nonEmbedding,
+                                            epochs: DataSplit.epochs(tokens: state.tokens, splitTokens: sampler.file.count))
                 state.records.append(record)
                 state.trainLossSum = 0
                 state.trainLossCount = 0
@@ -230,6 +233,7 @@ public final class Trainer {
             labels["step"] = "\(r.step)"
             if let t = r.trainLoss { labels["train_loss"] = "\(t)" }
             labels["lr"] = "\(r.learningRate)"
+            if let e = r.epochs { labels["epochs"] = "\(e)" }
             let n0 = Double(state.n0)
             return LossRecord(run: state.run, n0: n0, n: Double(r.n), rho: n0 > 0 ? 1 - Double(r.n) / n0 : nil, loss0: state.loss0,
                               tokens: Double(r.tokens), loss: r.loss, labels: labels)
@@ -238,7 +242,7 @@ public final class Trainer {
 
     /// The records as CSV (`RecordWriter`), readable by `prunescale fit --data`.
     public static func recordsCSV(_ records: [LossRecord], file: String = "records.csv") -> String {
-        let first = ["step", "train_loss", "lr"]
+        let first = ["step", "train_loss", "lr", "epochs"]
         let labelColumns = first + Set(records.flatMap(\.labels.keys)).subtracting(first).sorted()
         return RecordWriter.csv(RecordSet(file: file, records: records, labelColumns: labelColumns))
     }

@@ -41,6 +41,10 @@ import Testing
         #expect(TrainFixture.differing(TrainFixture.bits(branch.model.params), TrainFixture.bits(alone.model.params)) == 0)
         #expect(branch.state.records.map(\.loss) == alone.state.records.map(\.loss))
         #expect(branch.state.initialEval == alone.state.initialEval)
+        // Every record says how many passes over its training split it had made.
+        let last = try #require(alone.state.records.last)
+        #expect(last.epochs == Double(last.tokens) / Double(train.count))
+        #expect(Trainer.recordsCSV(alone.lossRecords()).split(separator: "\n").first?.contains("epochs") == true)
 
         // The trunk goes on unchanged by the fork.
         try trunk.run()
