@@ -44,11 +44,14 @@ public struct RunPlan: Sendable {
 public final class RunTimes: @unchecked Sendable {
     private let lock = NSLock()
     public private(set) var pretrain = 0.0, prune = 0.0, train = 0.0
-    func add(pretrain: Double = 0, prune: Double = 0, train: Double = 0) {
+    /// Wall time of the phase in which cells ran (with several jobs, less than prune + train).
+    public private(set) var cellsPhase = 0.0
+    func add(pretrain: Double = 0, prune: Double = 0, train: Double = 0, cellsPhase: Double = 0) {
         lock.withLock {
             self.pretrain += pretrain
             self.prune += prune
             self.train += train
+            self.cellsPhase += cellsPhase
         }
     }
     public var work: Double { lock.withLock { pretrain + prune + train } }
@@ -226,6 +229,13 @@ public struct ExperimentRunner {
         let byName = Dictionary(uniqueKeysWithValues: bases.map { ($0.identity.name, $0) })
         let workers = max(1, min(jobs, todo.count))
         let perCell = max(1, threads / workers)
+        // BLAS's thread count is process-wide: each cell gets its share, so a cell's numbers are
+        // those of a one-job run at `perCell` threads.
+        let blasBefore = BLAS.threads
+        BLAS.threads = perCell
+        defer { BLAS.threads = blasBefore }
+        let phaseStart = ProcessInfo.processInfo.systemUptime
+        defer { times.add(cellsPhase: ProcessInfo.processInfo.systemUptime - phaseStart) }
         let progress = RunProgress(total: plan.cells.count, done: alreadyDone, log: log)
         let queue = WorkQueue(todo)
         let failure = FirstError()

@@ -119,8 +119,12 @@ struct RunCommand: ParsableCommand {
         let records = try ExperimentExport.records(plan, store: store)
         let report = try ExperimentReport.write(plan: plan, records: records, statuses: statuses, to: plan.reportDirectory)
         let t = runner.times, wall = ProcessInfo.processInfo.systemUptime - started
-        FileHandle.standardError.write(Data(String(format: "wall %.1f s: pre-training %.1f s, pruning %.1f s, post-training and evaluation %.1f s; runner, fits and report %.1f s (%.1f %%)\n",
-                                                   wall, t.pretrain, t.prune, t.train, wall - t.work, 100 * (wall - t.work) / max(wall, 1e-9)).utf8))
+        // With one job the cells' work is their pruning and training; with several it overlaps,
+        // and only the time outside the cells' phase is the runner's for sure.
+        let other = jobs == 1 ? wall - t.work : wall - t.pretrain - t.cellsPhase
+        FileHandle.standardError.write(Data(String(format: "wall %.1f s: pre-training %.1f s, pruning %.1f s, post-training and evaluation %.1f s%@; runner, fits and report %.1f s (%.1f %%)\n",
+                                                   wall, t.pretrain, t.prune, t.train, jobs == 1 ? "" : String(format: " (summed over %d jobs, %.1f s of wall)", jobs, t.cellsPhase),
+                                                   other, 100 * other / max(wall, 1e-9)).utf8))
         try StatusSummary(plan: plan, statuses: statuses).print(format, report: report)
     }
 }

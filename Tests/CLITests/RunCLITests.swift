@@ -114,6 +114,12 @@ import Testing
         #expect(jsonl.stdout.split(separator: "\n").count == 6 * 5)
         let report2 = try CLI.run(s.args("report"))
         #expect(report2.status == 0, "\(report2.stderr)")
+
+        // Two cells side by side, one thread each: the same numbers as one at a time.
+        let other = s.dir.appendingPathComponent("jobs2")
+        let parallel = try CLI.run(s.args("run", ["--store", other.path, "--jobs", "2", "--threads", "2", "--cache", s.cache.path]))
+        #expect(parallel.status == 0, "\(parallel.stderr)")
+        #expect(try CLI.run(s.args("export", ["--store", other.path])).stdout == exported.stdout)
     }
 
     @Test func aBadSpecExitsWithCodeTwoAndItsPlace() throws {
