@@ -19,11 +19,21 @@ struct CLI {
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("prunescale")
     }
 
-    /// Runs the binary to its end. stderr is drained on another thread, so a command that writes
-    /// much to both streams cannot block on a full pipe.
+    /// Runs the binary to its end.
     static func run(_ args: [String], environment extra: [String: String] = [:]) throws -> Result {
+        try launch(binary, args, environment: extra)
+    }
+
+    /// Runs another program found on PATH (`/usr/bin/env NAME ...`).
+    static func runTool(_ args: [String]) throws -> Result {
+        try launch(URL(fileURLWithPath: "/usr/bin/env"), args)
+    }
+
+    /// stderr is drained on another thread, so a program that writes much to both streams cannot
+    /// block on a full pipe.
+    static func launch(_ executable: URL, _ args: [String], environment extra: [String: String] = [:]) throws -> Result {
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = executable
         p.arguments = args
         if !extra.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 } }
         let out = Pipe(), err = Pipe()

@@ -115,6 +115,15 @@ import Testing
         let report2 = try CLI.run(s.args("report"))
         #expect(report2.status == 0, "\(report2.stderr)")
 
+        // The notebook of the run executes headless, and its scipy refit of P2 agrees with ours.
+        let notebook = s.dir.appendingPathComponent("tiny.ipynb")
+        let nb = try CLI.run(s.args("export-notebook", ["--out", notebook.path]))
+        #expect(nb.status == 0, "\(nb.stderr)")
+        let executed = s.dir.appendingPathComponent("tiny-run.ipynb")
+        let jupyter = try CLI.runTool(["python3", "-m", "nbconvert", "--to", "notebook", "--execute", notebook.path, "--output", executed.path])
+        #expect(jupyter.status == 0, "\(jupyter.stderr)")
+        #expect((try? String(contentsOf: executed, encoding: .utf8))?.contains("cross-check passed") == true)
+
         // Two cells side by side, one thread each: the same numbers as one at a time.
         let other = s.dir.appendingPathComponent("jobs2")
         let parallel = try CLI.run(s.args("run", ["--store", other.path, "--jobs", "2", "--threads", "2", "--cache", s.cache.path]))

@@ -32,3 +32,12 @@ import Testing
         #expect(PlannerCheck.rows(family: "f", records: records.filter { $0.n0 != 8e9 }, law: P2Law(), options: options).isEmpty)
     }
 }
+
+@Suite struct NotebookPathTests {
+    @Test func theReportIsNamedRelativeToTheNotebook() {
+        let u = { URL(fileURLWithPath: $0) }
+        #expect(NotebookExport.relativePath(from: u("/r/notebooks-export"), to: u("/r/out/q/report")) == "../out/q/report")
+        #expect(NotebookExport.relativePath(from: u("/r/a"), to: u("/r/a/report")) == "report")
+        #expect(NotebookExport.relativePath(from: u("/x/n"), to: u("/y/report")) == "/y/report")
+    }
+}
