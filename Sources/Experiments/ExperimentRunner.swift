@@ -145,11 +145,16 @@ public struct ExperimentRunner {
         }
     }
 
-    /// A store folder is new, empty, or a store already (it holds `store.sqlite`): a folder of
-    /// other files is refused rather than written into.
+    /// What a store folder holds; anything else makes it somebody else's folder.
+    static let storeEntries: Set<String> = [ResultStore.fileName, ResultStore.fileName + "-wal", ResultStore.fileName + "-shm",
+                                            "cells", "bases", "shards", "slurm", "report", DirectoryLock.fileName]
+
+    /// A store folder is new, empty, or a store already (it holds `store.sqlite`, or only what a
+    /// store holds): a folder of other files is refused rather than written into.
     public static func checkStoreFolder(_ dir: URL) throws {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        guard !names.isEmpty, !names.contains(ResultStore.fileName) else { return }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { !storeEntries.contains($0) }
+        let hasStore = FileManager.default.fileExists(atPath: dir.appendingPathComponent(ResultStore.fileName).path)
+        guard !names.isEmpty, !hasStore else { return }
         let shown = names.sorted().prefix(3).joined(separator: ", ") + (names.count > 3 ? " and \(names.count - 3) more" : "")
         throw FileError(dir.path, "holds files that are not a PruneScale result store (\(shown)); set another 'output' or --store")
     }
@@ -225,6 +230,29 @@ public struct ExperimentRunner {
         return e.loss
     }
 
+    /// A cell run to its end: its store row and evaluations (nil rows: it failed, the error in the row).
+    struct Executed: Sendable {
+        var record: CellRecord
+        var rows: [EvaluationRow]?
+        var pruneSeconds = 0.0, trainSeconds = 0.0
+    }
+
+    static func execute(_ cell: Cell, base: ResolvedBase, data: TokenizedCorpus, directory: URL, threads: Int,
+                        log: @escaping @Sendable (String) -> Void) -> Executed {
+        let started = ProcessInfo.processInfo.systemUptime
+        func record(_ state: String, _ error: String?, _ rate: Double?) -> CellRecord {
+            CellRecord(id: cell.id, label: cell.label, state: state, error: error, config: String(decoding: cell.config.canonicalJSON(), as: UTF8.self),
+                       codeVersion: PruneScaleVersion.current, wallSeconds: ProcessInfo.processInfo.systemUptime - started, achievedRate: rate)
+        }
+        do {
+            let outcome = try CellRunner(cell: cell, base: base, data: data, directory: directory, threads: threads, log: log).run()
+            return Executed(record: record("done", nil, outcome.achievedRate), rows: outcome.rows,
+                            pruneSeconds: outcome.pruneSeconds, trainSeconds: outcome.trainSeconds)
+        } catch {
+            return Executed(record: record("failed", "\(error)", nil), rows: nil)
+        }
+    }
+
     private func runCells(_ todo: [Cell], bases: [ResolvedBase], data: TokenizedCorpus, store: ResultStore, alreadyDone: Int) throws {
         let byName = Dictionary(uniqueKeysWithValues: bases.map { ($0.identity.name, $0) })
         let workers = max(1, min(jobs, todo.count))
@@ -244,27 +272,20 @@ public struct ExperimentRunner {
             while let cell = queue.next() {
                 let started = ProcessInfo.processInfo.systemUptime
                 progress.started(cell)
-                let runner = CellRunner(cell: cell, base: byName[cell.base]!, data: data, directory: plan.directory(of: cell),
-                                        threads: perCell, log: log)
-                let record = { (state: String, error: String?, rate: Double?) in
-                    CellRecord(id: cell.id, label: cell.label, state: state, error: error, config: String(decoding: cell.config.canonicalJSON(), as: UTF8.self),
-                               codeVersion: PruneScaleVersion.current, wallSeconds: ProcessInfo.processInfo.systemUptime - started, achievedRate: rate)
-                }
+                let result = Self.execute(cell, base: byName[cell.base]!, data: data, directory: plan.directory(of: cell), threads: perCell, log: log)
                 do {
-                    let outcome = try runner.run()
-                    times.add(prune: outcome.pruneSeconds, train: outcome.trainSeconds)
-                    try store.recordDone(record("done", nil, outcome.achievedRate), evaluations: outcome.rows)
-                    progress.finished(cell, rows: outcome.rows, seconds: ProcessInfo.processInfo.systemUptime - started)
-                } catch let e as FileError where e.message.contains(ResultStore.fileName) {
-                    // The store itself failing is not the cell's fault: stop.
-                    failure.keep(e)
-                    queue.stop()
-                } catch {
-                    do { try store.recordFailed(record("failed", "\(error)", nil)) } catch {
-                        failure.keep(error)
-                        queue.stop()
+                    if let rows = result.rows {
+                        try store.recordDone(result.record, evaluations: rows)
+                        progress.finished(cell, rows: rows, seconds: ProcessInfo.processInfo.systemUptime - started)
+                    } else {
+                        try store.recordFailed(result.record)
+                        progress.failed(cell, error: result.record.error ?? "")
                     }
-                    progress.failed(cell, error: "\(error)")
+                    times.add(prune: result.pruneSeconds, train: result.trainSeconds)
+                } catch {
+                    // The store itself failing is not the cell's fault: stop.
+                    failure.keep(error)
+                    queue.stop()
                 }
             }
         }

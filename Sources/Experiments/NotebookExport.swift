@@ -58,8 +58,6 @@ public enum NotebookExport {
             import json, math, pathlib, warnings
             import numpy as np
             import pandas as pd
-            import matplotlib
-            matplotlib.use("Agg")
             import matplotlib.pyplot as plt
             from scipy.optimize import least_squares
 

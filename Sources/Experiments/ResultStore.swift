@@ -24,7 +24,7 @@ public struct EvaluationRow: Sendable, Equatable, Codable {
 }
 
 /// A cell's outcome as stored: done with its evaluations, or failed with its error.
-public struct CellRecord: Sendable, Equatable {
+public struct CellRecord: Sendable, Equatable, Codable {
     public var id: String
     public var label: String
     public var state: String

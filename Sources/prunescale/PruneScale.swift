@@ -24,7 +24,8 @@ struct PruneScale: ParsableCommand {
         subcommands: [FitCommand.self, CompareCommand.self, PredictCommand.self, PlanCommand.self,
                       SimulateCommand.self, LawsCommand.self, DataCommand.self, PretrainCommand.self, TrainCommand.self,
                       EvalCommand.self, GenerateCommand.self, PruneCommand.self,
-                      RunCommand.self, StatusCommand.self, ExportCommand.self, ReportCommand.self, ExportNotebookCommand.self])
+                      RunCommand.self, StatusCommand.self, ExportCommand.self, ReportCommand.self, ExportNotebookCommand.self,
+                      SubmitCommand.self, CollectCommand.self, PrepareBaseCommand.self, RunCellCommand.self])
 
     /// Runs the command; a Foundation or system error that reaches this far is printed as
     /// `path: problem in words`, never as `NSCocoaErrorDomain Code=…`.

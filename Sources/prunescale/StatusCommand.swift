@@ -10,7 +10,8 @@ struct StatusCommand: ParsableCommand {
             Reads the spec and its store (nothing is run). A cell is done or failed when the store \
             holds it, running when another process holds its folder's lock, missing otherwise.
             --format json prints one object: {"spec", "store", "counts": {...}, "cells": [{"id", \
-            "label", "state", "error", "labels"}]}.
+            "label", "state", "error", "labels"}], "slurm": squeue's lines after `submit`}. Cells of a \
+            submitted run count as done once `prunescale collect` has moved their shards into the store.
 
             Example:
               prunescale status experiments/quickstart.yaml --format json
@@ -22,7 +23,13 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let plan = try experiment.plan()
-        try StatusSummary(plan: plan, statuses: try ExperimentRunner.status(plan)).print(format)
+        var summary = StatusSummary(plan: plan, statuses: try ExperimentRunner.status(plan))
+        // Slurm's view of the jobs `submit` started, when it did and squeue is there.
+        let jobsFile = plan.store.appendingPathComponent("slurm/jobs")
+        if let jobs = try? String(contentsOf: jobsFile, encoding: .utf8) {
+            summary.slurm = Slurm.queue(jobs: jobs.split(separator: "\n").map(String.init))
+        }
+        try summary.print(format)
     }
 }
 
@@ -33,6 +40,8 @@ struct StatusSummary: Encodable {
     var counts: [String: Int]
     var cells: [CellStatus]
     var report: String?
+    /// squeue's lines for the experiment's Slurm jobs (after `submit`).
+    var slurm: String?
 
     init(plan: RunPlan, statuses: [CellStatus]) {
         spec = plan.spec.file
@@ -51,6 +60,7 @@ struct StatusSummary: Encodable {
         case .text:
             for c in cells { Swift.print("\(c.state.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(c.id)  \(c.label)" + (c.error.map { "  (\($0))" } ?? "")) }
             Swift.print("\(cells.count) cells: \(counts["done"]!) done, \(counts["running"]!) running, \(counts["failed"]!) failed, \(counts["missing"]!) missing")
+            if let slurm { Swift.print("Slurm:\n" + slurm, terminator: slurm.hasSuffix("\n") ? "" : "\n") }
             if let outcome, let report = me.report { Swift.print("wrote \(report)/: \(outcome.files.joined(separator: ", "))") }
         }
     }
