@@ -131,6 +131,36 @@ import Testing
         #expect(try CLI.run(s.args("export", ["--store", other.path])).stdout == exported.stdout)
     }
 
+    /// The pieces `submit` schedules, run as separate processes side by side: prepare each base,
+    /// run each cell into its shard, collect (twice: the second changes nothing); the export
+    /// equals a local run's.
+    @Test func tasksAndCollectGiveTheLocalRunsRecords() throws {
+        let s = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        #expect(try Self.run(s, s.args("run")).status == 0)
+        let local = try CLI.run(s.args("export")).stdout
+        let store = s.dir.appendingPathComponent("tasks")
+        let submit = try CLI.run(s.args("submit", ["--store", store.path, "--slurm", "--dry-run", "--cpus-per-task", "1", "--cache", s.cache.path]))
+        #expect(submit.status == 0 && submit.stdout.contains("--dependency=afterok:bases-JOB_1"), "\(submit.stdout) \(submit.stderr)")
+        let script = try String(contentsOf: store.appendingPathComponent("slurm/cells-a.sbatch"), encoding: .utf8)
+        #expect(script.contains("#SBATCH --array=0-2") && script.contains("run-cell"), "\(script)")
+        for base in ["a", "b"] {
+            let r = try CLI.run(s.args("prepare-base", ["--store", store.path, "--base", base, "--threads", "1", "--cache", s.cache.path]))
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let status = try JSONSerialization.jsonObject(with: Data(CLI.run(s.args("status", ["--store", store.path, "--format", "json"])).stdout.utf8))
+        let ids = try #require((status as? [String: Any])?["cells"] as? [[String: Any]])
+        let tasks = try ids.compactMap { $0["id"] as? String }.map {
+            try CrashResumeTests.start(s.args("run-cell", ["--store", store.path, "--cell", $0, "--threads", "1", "--cache", s.cache.path]))
+        }
+        for t in tasks { t.waitUntilExit(); #expect(t.terminationStatus == 0) }
+        #expect(try CLI.run(s.args("collect", ["--store", store.path])).stdout.contains("collected 6 cell(s)"))
+        let db = try Data(contentsOf: store.appendingPathComponent("store.sqlite"))
+        #expect(try CLI.run(s.args("collect", ["--store", store.path])).stdout.contains("collected 0 cell(s); 6 already"))
+        #expect(try Data(contentsOf: store.appendingPathComponent("store.sqlite")) == db)
+        #expect(try CLI.run(s.args("export", ["--store", store.path])).stdout == local)
+    }
+
     @Test func aBadSpecExitsWithCodeTwoAndItsPlace() throws {
         let s = try Self.setup()
         defer { try? FileManager.default.removeItem(at: s.dir) }
