@@ -29,6 +29,31 @@ struct CLI {
         try launch(URL(fileURLWithPath: "/usr/bin/env"), args)
     }
 
+    /// Runs a program with posix_spawn and waits with waitpid, its output in files: for scripts
+    /// that start daemons, whose exit Foundation's `Process` was seen to miss (the script stayed
+    /// a zombie and `waitUntilExit` never returned).
+    static func spawn(_ args: [String]) throws -> Result {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out").path, err = dir.appendingPathComponent("err").path
+        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let argv = (["/usr/bin/env"] + args).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, environ)
+        guard rc == 0 else { throw CocoaError(.fileReadUnknown) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Result(status: code, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+
     /// stderr is drained on another thread, so a program that writes much to both streams cannot
     /// block on a full pipe.
     static func launch(_ executable: URL, _ args: [String], environment extra: [String: String] = [:]) throws -> Result {
