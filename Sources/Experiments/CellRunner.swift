@@ -24,7 +24,6 @@ struct CellRunner {
     let data: TokenizedCorpus
     let directory: URL
     let threads: Int
-    let log: @Sendable (String) -> Void
 
     struct Outcome {
         var rows: [EvaluationRow]

@@ -245,7 +245,7 @@ public struct ExperimentRunner {
                        codeVersion: PruneScaleVersion.current, wallSeconds: ProcessInfo.processInfo.systemUptime - started, achievedRate: rate)
         }
         do {
-            let outcome = try CellRunner(cell: cell, base: base, data: data, directory: directory, threads: threads, log: log).run()
+            let outcome = try CellRunner(cell: cell, base: base, data: data, directory: directory, threads: threads).run()
             return Executed(record: record("done", nil, outcome.achievedRate), rows: outcome.rows,
                             pruneSeconds: outcome.pruneSeconds, trainSeconds: outcome.trainSeconds)
         } catch {

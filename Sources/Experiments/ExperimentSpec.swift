@@ -256,20 +256,12 @@ struct SpecParser {
         case (nil, nil): throw nodes.fail(node, "posttrain needs a budget: 'tokens' or 'tokens_per_param'")
         }
         if let n = m["eval_points"] { r.evalPoints = try nodes.int(n, "eval_points", min: 2, max: 1000) }
-        if let n = m["protocol"] {
-            let text = try nodes.string(n, "protocol")
-            guard let p = PostTrainProtocol(rawValue: text) else { throw nodes.fail(n, "unknown protocol '\(text)' (known: curve, loss-at-budget)") }
-            r.protocolKind = p
-        }
+        if let n = m["protocol"] { r.protocolKind = try nodes.choice(n, "protocol", PostTrainProtocol.self) }
         if let n = m["lr"] {
             r.learningRate = try nodes.double(n, "lr")
             guard r.learningRate > 0, r.learningRate < 10 else { throw nodes.fail(n, "'lr' must be in (0, 10), got \(r.learningRate)") }
         }
-        if let n = m["schedule"] {
-            let text = try nodes.string(n, "schedule")
-            guard let s = ScheduleKind(rawValue: text) else { throw nodes.fail(n, "unknown schedule '\(text)' (known: constant, cosine, wsd)") }
-            r.schedule = s
-        }
+        if let n = m["schedule"] { r.schedule = try nodes.choice(n, "schedule", ScheduleKind.self) }
         if let n = m["warmup"] { r.warmup = try nodes.int(n, "warmup", max: 10_000_000) }
         for (key, path) in [("decay_fraction", \PostTrainRecipe.decayFraction), ("min_lr_fraction", \.minLRFraction)] {
             guard let n = m[key] else { continue }
@@ -325,16 +317,8 @@ struct SpecParser {
             f.confidence = try nodes.double(n, "confidence")
             guard f.confidence > 0, f.confidence < 1 else { throw nodes.fail(n, "'confidence' must lie in (0, 1), got \(f.confidence)") }
         }
-        if let n = m["space"] {
-            let text = try nodes.string(n, "space")
-            guard let s = FitSpace(rawValue: text) else { throw nodes.fail(n, "unknown space '\(text)' (known: linear, log)") }
-            f.space = s
-        }
-        if let n = m["objective"] {
-            let text = try nodes.string(n, "objective")
-            guard let o = Objective(rawValue: text) else { throw nodes.fail(n, "unknown objective '\(text)' (known: lsq, huber)") }
-            f.objective = o
-        }
+        if let n = m["space"] { f.space = try nodes.choice(n, "space", FitSpace.self) }
+        if let n = m["objective"] { f.objective = try nodes.choice(n, "objective", Objective.self) }
         if let n = m["per_family"] { f.perFamily = try nodes.bool(n, "per_family") }
         return f
     }

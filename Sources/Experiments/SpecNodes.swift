@@ -106,6 +106,15 @@ struct SpecNodes {
         }
     }
 
+    /// One of an enumeration's raw values; the error lists them.
+    func choice<T: RawRepresentable & CaseIterable>(_ node: Node, _ key: String, _ type: T.Type) throws -> T where T.RawValue == String {
+        let text = try string(node, key)
+        guard let v = T(rawValue: text) else {
+            throw fail(node, "unknown \(key) '\(text)' (known: \(T.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return v
+    }
+
     /// A list, or one scalar taken as a list of one.
     func list(_ node: Node, _ key: String) -> [Node] {
         if case .sequence(let s) = node { return Array(s) }
