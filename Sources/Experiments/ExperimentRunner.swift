@@ -185,7 +185,15 @@ public struct ExperimentRunner {
         let lock = try DirectoryLock(plan.store, purpose: "prunescale run \(plan.spec.name)")
         defer { lock.release() }
         var bases = plan.bases
-        for (i, b) in bases.enumerated() {
+        // A base another process is pre-training now (its folder locked) is left to it: its cells
+        // wait for a later run, and the cells of the ready bases go ahead meanwhile.
+        var busy = Set<String>()
+        for b in bases {
+            guard plan.basesToPretrain[b.identity.name] != nil, DirectoryLock.isHeld(b.directory) else { continue }
+            busy.insert(b.identity.name)
+            log("base \(b.identity.name): being pre-trained by another process (\(b.directory.path)); its cells wait for a later run")
+        }
+        for b in bases where !busy.contains(b.identity.name) {
             guard let size = plan.basesToPretrain[b.identity.name] else { continue }
             let data = try TrainingData.tokens(corpus: plan.ladderCorpus ?? "shakespeare", cache: cache, log: log)
             log("base \(size.name): pre-training \(size.nonEmbeddingParams) non-embedding parameters for \(size.settings.tokens) tokens")
@@ -197,11 +205,14 @@ public struct ExperimentRunner {
         let data = try TrainingData.tokens(corpus: plan.spec.corpus, cache: cache, log: log)
         let states = try store.states()
         let todo = plan.cells.filter { c in
+            if busy.contains(c.base) { return false }
             guard let s = states[c.id] else { return true }
             return s.state == "failed" && retryFailed
         }
-        let done = plan.cells.count - todo.count
-        log("\(plan.spec.name): \(plan.cells.count) cells, \(done) already stored, \(todo.count) to run")
+        let waiting = plan.cells.filter { busy.contains($0.base) && states[$0.id] == nil }.count
+        let done = plan.cells.count - todo.count - waiting
+        log("\(plan.spec.name): \(plan.cells.count) cells, \(done) already stored, \(todo.count) to run"
+            + (waiting > 0 ? ", \(waiting) waiting for their base" : ""))
         if !todo.isEmpty {
             // The loss every recovery is measured against, once per base, on the cells' eval windows.
             let needed = Set(todo.map(\.base))

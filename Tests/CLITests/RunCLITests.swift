@@ -161,6 +161,26 @@ import Testing
         #expect(try CLI.run(s.args("export", ["--store", store.path])).stdout == local)
     }
 
+    /// A base another process is pre-training (its folder locked) is left alone: the ready base's
+    /// cells run, the busy base's wait, and a later run does them.
+    @Test func cellsOfABaseBeingPretrainedElsewhereWait() throws {
+        let s = try Self.setup()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        var lock: DirectoryLock? = try DirectoryLock(s.dir.appendingPathComponent("ladder/b"), purpose: "a test's pretrain")
+        let first = try Self.run(s, s.args("run"))
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("base b: being pre-trained by another process"), "\(first.stderr)")
+        #expect(first.stderr.contains("0 already stored, 3 to run, 3 waiting for their base"), "\(first.stderr)")
+        let status = try CLI.run(s.args("status", ["--format", "json"]))
+        let counts = try #require((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["counts"] as? [String: Int])
+        #expect(counts["done"] == 3 && counts["missing"] == 3, "\(status.stdout)")
+        lock?.release()
+        lock = nil
+        let second = try Self.run(s, s.args("run"))
+        #expect(second.status == 0 && second.stderr.contains("3 already stored, 3 to run"), "\(second.stderr)")
+        #expect(second.stderr.contains("base b: pre-training"), "\(second.stderr)")
+    }
+
     @Test func aBadSpecExitsWithCodeTwoAndItsPlace() throws {
         let s = try Self.setup()
         defer { try? FileManager.default.removeItem(at: s.dir) }
