@@ -4,7 +4,8 @@ import Reports
 import ScalingLaw
 
 /// The run's report folder: `records.csv`, `fits.csv` (law × holdout × family, with parameters
-/// and metrics), `predictions.csv`, `plans.csv`, `summary.md` and SVG figures. Written from the
+/// and metrics), `predictions.csv`, `plans.csv`, `recovery.csv` (controls and each curve's
+/// recovery, `RecoveryFindings`), `summary.md` and SVG figures. Written from the
 /// store alone (no training), replacing only a report folder PruneScale wrote.
 public enum ExperimentReport {
     public struct FitRow: Sendable {
@@ -128,7 +129,9 @@ public enum ExperimentReport {
             for p in plans {
                 if let r = p.result, r.tokens != nil { try put("figures/plan-\(slug(p.plan.label))-\(slug(p.family)).svg", Figures.plan(r)) }
             }
-            try put("summary.md", summary(plan: plan, statuses: statuses, records: records, fits: fits, plans: plans, checks: checks))
+            let findings = RecoveryFindings.analyse(records)
+            if let findings { try put("recovery.csv", RecoveryFindings.csv(findings)) }
+            try put("summary.md", summary(plan: plan, statuses: statuses, records: records, fits: fits, plans: plans, checks: checks, findings: findings))
             return files.sorted()
         }
         return Outcome(fits: fits, plans: plans, checks: checks, files: files)
@@ -203,7 +206,7 @@ public enum ExperimentReport {
     }
 
     static func summary(plan: RunPlan, statuses: [CellStatus], records: [LossRecord], fits: [FitRow], plans: [PlanRow],
-                        checks: [PlannerCheck.Row]) -> String {
+                        checks: [PlannerCheck.Row], findings: RecoveryFindings.Findings? = nil) -> String {
         let spec = plan.spec, r = spec.posttrain
         var out = "# \(spec.name): post-training scaling laws fitted on our own curves\n\n"
         let counts = Dictionary(grouping: statuses, by: \.state).mapValues(\.count)
@@ -281,6 +284,7 @@ public enum ExperimentReport {
             }
             out += "\n"
         }
+        if let findings { out += RecoveryFindings.markdown(findings) }
         if !plans.isEmpty {
             out += "## Plans\n\n| plan | family | law | target | criterion | tokens | interval | note |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n"
             for p in plans {
