@@ -61,7 +61,9 @@ public enum Checkpoint {
     /// Reads a checkpoint: the config, the flat parameter buffer in `ParameterLayout` order
     /// (F16/BF16/F64 tensors converted to float32) and the safetensors metadata.
     ///
-    /// Every tensor of the layout must be present with its shape. Tolerated extras: a tied
+    /// The weights are `model.safetensors` or, without it, the shards `model.safetensors.index.json`
+    /// lists (its `weight_map` names each tensor's shard; see `ShardedSafeTensors`). Every tensor
+    /// of the layout must be present with its shape. Tolerated extras: a tied
     /// `lm_head.weight` equal to the embedding (some tools write it), the RoPE `inv_freq`
     /// buffers older transformers versions saved, and with a bias flag set the q/k/v (gate/up)
     /// biases transformers pairs with it, if every value is exactly zero. Anything else is an
@@ -75,29 +77,42 @@ public enum Checkpoint {
         // A save cut short by a crash is finished first, so the files read below are one set.
         try recoverInterruptedSave(directory)
         let weightsURL = directory.appendingPathComponent(weightsFileName)
+        let indexURL = directory.appendingPathComponent(shardIndexFileName)
         let configURL = directory.appendingPathComponent(configFileName)
-        if !fm.fileExists(atPath: weightsURL.path) {
-            if fm.fileExists(atPath: directory.appendingPathComponent(shardIndexFileName).path) {
-                throw ModelError("\(dir): sharded checkpoints (\(shardIndexFileName)) are not supported yet; re-save as one file, e.g. save_pretrained(dir, max_shard_size=\"100GB\")")
-            }
+        // As in transformers, a single file wins over an index beside it.
+        let sharded = !fm.fileExists(atPath: weightsURL.path) && fm.fileExists(atPath: indexURL.path)
+        if !sharded && !fm.fileExists(atPath: weightsURL.path) {
             if fm.fileExists(atPath: directory.appendingPathComponent("pytorch_model.bin").path) {
                 throw ModelError("\(dir): only safetensors checkpoints are supported, found pytorch_model.bin; re-save with save_pretrained(dir, safe_serialization=True)")
             }
             throw ModelError("\(dir): no \(weightsFileName) (not a checkpoint directory?)")
         }
-        guard fm.fileExists(atPath: configURL.path) else { throw ModelError("\(dir): no \(configFileName) beside \(weightsFileName)") }
+        guard fm.fileExists(atPath: configURL.path) else {
+            throw ModelError("\(dir): no \(configFileName) beside \(sharded ? shardIndexFileName : weightsFileName)")
+        }
 
         let config = try HFConfig.read(from: configURL)
-        let file = try SafeTensors(contentsOf: weightsURL)
-        let layout = ParameterLayout(config)
-        let source = weightsURL.path
-
-        let missing = layout.entries.map(\.name).filter { file[$0] == nil }
-        if let first = missing.first {
-            throw ModelError("\(source): missing tensor \(first)\(missing.count > 1 ? " and \(missing.count - 1) more" : "") that \(configFileName) calls for")
+        if sharded {
+            let shards = try ShardedSafeTensors(index: indexURL)
+            return (config, try parameters(config, from: shards), shards.metadata)
         }
-        for e in layout.entries where file[e.name]!.shape != e.shape {
-            throw ModelError("\(source): tensor \(e.name) has shape \(file[e.name]!.shape) but \(configFileName) implies \(e.shape)")
+        let file = try SafeTensors(contentsOf: weightsURL)
+        return (config, try parameters(config, from: file), file.metadata)
+    }
+
+    /// The flat parameter buffer of `config` from named tensors (one safetensors file, shards, a
+    /// GGUF file): the one place that maps Hugging Face names to `ParameterLayout` offsets, checks
+    /// shapes and decides which extra tensors are tolerated (see `load`).
+    static func parameters(_ config: LlamaConfig, from file: some CheckpointTensors) throws -> [Float] {
+        let layout = ParameterLayout(config)
+        let source = file.source, configName = file.configName
+
+        let missing = layout.entries.map(\.name).filter { file.shape($0) == nil }
+        if let first = missing.first {
+            throw ModelError("\(source): missing tensor \(file.label(first))\(missing.count > 1 ? " and \(missing.count - 1) more" : "") that \(configName) calls for")
+        }
+        for e in layout.entries where file.shape(e.name)! != e.shape {
+            throw ModelError("\(file.source(of: e.name)): tensor \(file.label(e.name)) has \(file.shapeWord) \(file.fileShape(file.shape(e.name)!)) but \(configName) implies \(file.fileShape(e.shape))")
         }
 
         var parameters = [Float](repeating: 0, count: layout.totalCount)
@@ -110,33 +125,34 @@ public enum Checkpoint {
 
         let zeros = Dictionary(uniqueKeysWithValues: zeroBiases(config).map { ($0.name, $0) })
         var unexpected: [String] = []
-        for t in file.tensors where layout[t.name] == nil {
-            if t.name.hasSuffix(".rotary_emb.inv_freq") { continue }
-            if let z = zeros[t.name] {
-                guard t.shape == [z.count] else {
-                    throw ModelError("\(source): tensor \(t.name) has shape \(t.shape) but \(configFileName) implies [\(z.count)]")
+        for name in file.names where layout[name] == nil {
+            let shape = file.shape(name)!
+            if name.hasSuffix(".rotary_emb.inv_freq") { continue }
+            if let z = zeros[name] {
+                guard shape == [z.count] else {
+                    throw ModelError("\(file.source(of: name)): tensor \(file.label(name)) has \(file.shapeWord) \(file.fileShape(shape)) but \(configName) implies [\(z.count)]")
                 }
                 // A non-zero one would change the model's outputs and we cannot represent it.
-                guard try file.floats(t.name).allSatisfy({ $0 == 0 }) else {
-                    throw ModelError("\(source): \(z.short) of block \(z.block) is not zero; PruneScale supports biases only on o_proj and down_proj")
+                guard try file.floats(name).allSatisfy({ $0 == 0 }) else {
+                    throw ModelError("\(file.source(of: name)): \(z.short) of block \(z.block) is not zero; PruneScale supports biases only on o_proj and down_proj")
                 }
                 continue
             }
-            if t.name == "lm_head.weight", config.tiedEmbeddings {
+            if name == "lm_head.weight", config.tiedEmbeddings {
                 let embedding = layout["model.embed_tokens.weight"]!
-                let same = try t.shape == embedding.shape
-                    && file.floats(t.name).map(\.bitPattern) == parameters[embedding.offset..<embedding.offset + embedding.count].map(\.bitPattern)
+                let same = try shape == embedding.shape
+                    && file.floats(name).map(\.bitPattern) == parameters[embedding.offset..<embedding.offset + embedding.count].map(\.bitPattern)
                 guard same else {
-                    throw ModelError("\(source): lm_head.weight differs from model.embed_tokens.weight but \(configFileName) says tie_word_embeddings true")
+                    throw ModelError("\(file.source(of: name)): \(file.label(name)) differs from \(file.label(embedding.name)) but \(configName) says tie_word_embeddings true")
                 }
                 continue
             }
-            unexpected.append(t.name)
+            unexpected.append(name)
         }
         if let first = unexpected.first {
-            throw ModelError("\(source): unexpected tensor \(first)\(unexpected.count > 1 ? " and \(unexpected.count - 1) more" : "") that \(configFileName) does not call for")
+            throw ModelError("\(file.source(of: first)): unexpected tensor \(file.label(first))\(unexpected.count > 1 ? " and \(unexpected.count - 1) more" : "") that \(configName) does not call for")
         }
-        return (config, parameters, file.metadata)
+        return parameters
     }
 
     /// The biases transformers' Llama has under `attention_bias` (q, k, v) and `mlp_bias` (gate,
