@@ -70,13 +70,14 @@ let package = Package(
             ]),
         .executableTarget(name: "fit-bench", dependencies: ["ScalingLaw"], path: "benchmarks/fit-vs-scipy/swift"),
         .executableTarget(name: "train-bench", dependencies: ["Model", "Tensor"], path: "benchmarks/train-throughput/swift"),
+        .executableTarget(name: "eval-bench", dependencies: ["Model", "Tensor"], path: "benchmarks/eval-throughput/swift"),
 
         .testTarget(name: "NativeLinkTests", dependencies: ["COpenBLAS", "CGSL", "ScalingLaw"]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence"]),
         .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw", "Randomness", "Fuzzing"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness"]),
         // Fixtures/ holds Python scripts the interop tests run (found through #filePath).
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness", "Fuzzing"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness", "Fuzzing", "Training"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "ScalingLaw", "Fuzzing"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Model", "Tensor", "Randomness", "Training"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Model", "Persistence", "ScalingLaw"]),

@@ -3,11 +3,11 @@ import Foundation
 import Testing
 
 /// The real model: SmolLM2-135M-Instruct in Q4_1 (token embedding Q8_0, norms F32), located by
-/// `smolLM2GGUFPath()`. Without the file these tests fail and say where they looked.
+/// `smolLM2GGUFPath()` (fetched into the cache if missing).
 @Suite(.serialized) struct GGUFSmolLM2Tests {
     static func path() throws -> String {
-        let p = smolLM2GGUFPath()
-        try #require(FileManager.default.fileExists(atPath: p), "no SmolLM2 GGUF at \(p) (set PRUNESCALE_SMOLLM2_GGUF)")
+        let p = try smolLM2GGUFPath()
+        try #require(FileManager.default.fileExists(atPath: p), "no SmolLM2 GGUF at \(p) (PRUNESCALE_SMOLLM2_GGUF names another)")
         return p
     }
 

