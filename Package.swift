@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness"]),
         // Fixtures/ holds Python scripts the interop tests run (found through #filePath).
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness", "Fuzzing", "Training"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "ScalingLaw", "Fuzzing"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "ScalingLaw", "Fuzzing"], exclude: ["Fixtures"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Model", "Tensor", "Randomness", "Training"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Model", "Persistence", "ScalingLaw"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),

@@ -39,7 +39,9 @@ public struct ByteTokenizer: Tokenizer, Equatable {
     }
 }
 
-/// Tokenizers by the name recorded in sidecars and accepted on the command line.
+/// Tokenizers by the name recorded in sidecars and accepted on the command line. A BPE is not
+/// here: it is made from its model's files (`BPETokenizer(tokenizerJSON:)`, or the GGUF's values),
+/// and its name (`bpe-<vocab>-<hash>`) identifies those files rather than finds them.
 public enum Tokenizers {
     public static let names = ["byte"]
     public static func named(_ name: String) throws -> any Tokenizer {
