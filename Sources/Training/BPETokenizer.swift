@@ -201,6 +201,8 @@ public struct BPETokenizer: Tokenizer {
 
     public func encode(_ bytes: UnsafeRawBufferPointer) -> [UInt16] { encoder.encode(bytes) }
 
+    public var endOfText: UInt16? { eos }
+
     /// One model input: BOS first when the model asks for it, then the text's tokens.
     public func encodeInput(_ text: String) -> [UInt16] {
         (addsBOS ? [bos!] : []) + encode(text)

@@ -26,7 +26,9 @@ public enum Generator {
     /// `count` new tokens after `prompt`. The same model, prompt, options and seed give the same
     /// tokens (draw i uses its own generator stream, and the kernels are deterministic for a fixed
     /// thread count). An empty prompt starts from a newline (byte 10).
-    public static func generate(_ model: LlamaModel, prompt: [UInt16], count: Int, options: SamplingOptions = SamplingOptions()) throws -> [UInt16] {
+    /// Stops early after sampling `stop` (included in the result).
+    public static func generate(_ model: LlamaModel, prompt: [UInt16], count: Int, options: SamplingOptions = SamplingOptions(),
+                                stop: UInt16? = nil) throws -> [UInt16] {
         guard count >= 0 else { throw TrainingError("token count must be ≥ 0, got \(count)") }
         guard options.temperature >= 0, options.temperature.isFinite else { throw TrainingError("temperature must be ≥ 0, got \(options.temperature)") }
         guard options.topK >= 0 else { throw TrainingError("top-k must be ≥ 0, got \(options.topK)") }
@@ -45,6 +47,7 @@ public enum Generator {
             let next = UInt16(pick(row, temperature: options.temperature, topK: options.topK, rng: &rng))
             out.append(next)
             sequence.append(next)
+            if next == stop { break }
         }
         return out
     }

@@ -6,9 +6,15 @@ public protocol Tokenizer: Sendable {
     var vocabSize: Int { get }
     func encode(_ bytes: UnsafeRawBufferPointer) -> [UInt16]
     func decode(_ tokens: UnsafeBufferPointer<UInt16>) -> [UInt8]
+    /// A prompt as the model expects it (BPE models may want BOS first); corpus text uses `encode`.
+    func encodeInput(_ text: String) -> [UInt16]
+    /// The token after which generation stops (nil: none; bytes have none).
+    var endOfText: UInt16? { get }
 }
 
 extension Tokenizer {
+    public func encodeInput(_ text: String) -> [UInt16] { encode(text) }
+    public var endOfText: UInt16? { nil }
     public func encode(_ bytes: [UInt8]) -> [UInt16] { bytes.withUnsafeBytes { encode($0) } }
     public func encode(_ text: String) -> [UInt16] { encode(Array(text.utf8)) }
     public func decode(_ tokens: [UInt16]) -> [UInt8] { tokens.withUnsafeBufferPointer { decode($0) } }

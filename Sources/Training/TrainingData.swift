@@ -17,9 +17,9 @@ public enum TrainingData {
         return URL(fileURLWithPath: try source.fetch(cache: cache, log: log).directory)
     }
 
-    /// The corpus's token files (made once per corpus and cached).
-    public static func tokens(corpus: String, cache: URL, log: (String) -> Void = { _ in }) throws -> TokenizedCorpus {
-        try CorpusSource.resolve(corpus).prepare(cache: cache, log: log).tokens
+    /// The corpus's token files (made once per corpus and tokenizer, and cached).
+    public static func tokens(corpus: String, cache: URL, tokenizer: any Tokenizer = ByteTokenizer(), log: (String) -> Void = { _ in }) throws -> TokenizedCorpus {
+        try CorpusSource.resolve(corpus).prepare(cache: cache, tokenizer: tokenizer, log: log).tokens
     }
 
     /// A checkpoint as a ready model, with its safetensors metadata. A sparse checkpoint's

@@ -8,22 +8,25 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Sample a continuation of a prompt from a checkpoint.",
         discussion: """
-            Feeds the prompt's bytes (byte tokenizer) and samples --tokens new tokens, each from \
-            softmax(logits / temperature) over the --top-k most likely tokens (temperature 0: the \
-            most likely one). The same checkpoint, prompt, options, seed and thread count give the \
-            same text. Prints the prompt and its continuation as raw bytes.
+            Feeds the prompt in the model's tokens (bytes for PruneScale's models; its BPE, with BOS \
+            if it asks, for a GGUF or a folder with tokenizer.json) and samples up to --tokens new \
+            tokens, each from softmax(logits / temperature) over the --top-k most likely tokens \
+            (temperature 0: the most likely one), stopping after the model's end-of-text token. \
+            The same model, prompt, options, seed and thread count give the same text. Prints the \
+            prompt and its continuation.
 
             Example:
               prunescale generate --model out/ladder/xs --prompt 'ROMEO:' --tokens 200
+              prunescale generate --model smollm2 --prompt 'The capital of France is' --tokens 8 --temperature 0
             """)
 
-    @Option(help: ArgumentHelp("Checkpoint directory.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Checkpoint folder, .gguf file, or model name (smollm2: fetched into the cache).", valueName: "model"))
     var model: String
 
     @Option(help: "Text to continue (empty: start from a newline).")
     var prompt: String = ""
 
-    @Option(help: "New tokens (bytes) to sample.")
+    @Option(help: "New tokens to sample (at most).")
     var tokens: Int = 200
 
     @Option(help: "Softmax temperature (0: greedy).")
@@ -37,6 +40,9 @@ struct GenerateCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Longest context fed to the model (default: min(max sequence, 256)).", valueName: "n"))
     var context: Int?
+
+    @Option(help: ArgumentHelp("Cache directory (default: $PRUNESCALE_CACHE, else ~/.cache/prunescale).", valueName: "dir"))
+    var cache: String?
 
     @OptionGroup var compute: ComputeOptions
 
@@ -55,10 +61,15 @@ struct GenerateCommand: ParsableCommand {
         // The sampled ids, the growing context and the decoded text: about 8 bytes a token.
         try ModelFootprint.requireFits(8 * Double(tokens), "sampling \(tokens) tokens", place: "--tokens")
         let threads = compute.apply()
-        let (m, _) = try TrainingData.loadModel(URL(fileURLWithPath: model), threads: threads)
-        let tok = ByteTokenizer()
+        let source = try ModelSource.resolve(model, cache: cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory()) {
+            FileHandle.standardError.write(Data(($0 + "\n").utf8))
+        }
+        let (m, _) = try TrainingData.loadModel(source, threads: threads)
+        let tok = try TrainingData.tokenizer(for: source)
         let options = SamplingOptions(temperature: temperature, topK: topK, seed: seed, context: context)
-        let out = try Generator.generate(m, prompt: tok.encode(prompt), count: tokens, options: options)
+        var input = tok.encodeInput(prompt)
+        if input.isEmpty { input = tok.encode("\n") }
+        let out = try Generator.generate(m, prompt: input, count: tokens, options: options, stop: tok.endOfText)
         switch format {
         case .json: try JSONOutput.print(Output(prompt: prompt, text: tok.decodeText(out), tokens: out.count))
         case .text:

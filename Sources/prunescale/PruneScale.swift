@@ -23,7 +23,7 @@ struct PruneScale: ParsableCommand {
             """,
         subcommands: [FitCommand.self, CompareCommand.self, PredictCommand.self, PlanCommand.self,
                       SimulateCommand.self, LawsCommand.self, DataCommand.self, PretrainCommand.self, TrainCommand.self,
-                      EvalCommand.self, GenerateCommand.self, PruneCommand.self,
+                      EvalCommand.self, GenerateCommand.self, TokenizeCommand.self, PruneCommand.self,
                       RunCommand.self, StatusCommand.self, ExportCommand.self, ReportCommand.self, ExportNotebookCommand.self,
                       SubmitCommand.self, CollectCommand.self, PrepareBaseCommand.self, RunCellCommand.self])
 
