@@ -5,7 +5,8 @@ import Foundation
 /// library does (BPEParityTests check it against the library on SmolLM2's vocabulary).
 ///
 /// Build it from a GGUF's values (`init(tokens:merges:tokenTypes:…)`) or from a Hugging Face
-/// `tokenizer.json` (`init(tokenizerJSON:)`, in TokenizerJSON.swift).
+/// `tokenizer.json` (`init(tokenizerJSON:)`, in TokenizerJSON.swift); write it back out as one with
+/// `tokenizerJSON()` (TokenizerJSONWriter.swift).
 ///
 /// `encode` never adds BOS: token files are raw text cut into chunks, and a BOS in the middle of
 /// text would be wrong. `encodeInput` adds it when the model asks (`addsBOS`).
@@ -30,6 +31,8 @@ public struct BPETokenizer: Tokenizer {
     /// Token id → its bytes: `decodeBytes[decodeOffsets[id] ..< decodeOffsets[id + 1]]`.
     private let decodeBytes: [UInt8]
     private let decodeOffsets: [Int32]
+    /// What it was made from, kept for `tokenizerJSON()`; encoding never reads it.
+    let definition: Definition
 
     /// From a GGUF's tokenizer values (`tokenizer.ggml.model` "gpt2"): `tokens` and `merges` ("a b",
     /// in the byte-level alphabet) as stored; `tokenTypes` marks the tokens matched whole in text
@@ -194,6 +197,7 @@ public struct BPETokenizer: Tokenizer {
         self.specialIDs = Dictionary(addedTokens.map { ($0.content, $0.id) }, uniquingKeysWith: { a, _ in a })
         self.decodeBytes = bytes
         self.decodeOffsets = offsets
+        self.definition = d
     }
 
     /// The id of an added token by its text (`"<|im_end|>"`).

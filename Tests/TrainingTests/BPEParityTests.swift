@@ -139,7 +139,14 @@ struct BPEReference: Sendable {
         var bos: Int?
         var eos: Int?
         var addBos: Bool?
-        enum CodingKeys: String, CodingKey { case tokens, merges, pre, bos, eos, tokenTypes = "token_types", addBos = "add_bos" }
+        /// From `check`: whether the library's save of the file it read matches the file (as JSON, and byte for byte).
+        var resaveMatches: Bool?
+        var difference: String?
+        var sameBytes: Bool?
+        enum CodingKeys: String, CodingKey {
+            case tokens, merges, pre, bos, eos, difference, tokenTypes = "token_types", addBos = "add_bos"
+            case resaveMatches = "resave_matches", sameBytes = "same_bytes"
+        }
     }
 
     struct Expected: Decodable, Sendable {

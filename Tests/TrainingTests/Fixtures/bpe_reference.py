@@ -7,6 +7,9 @@
                                         GGUF values as plain JSON), OUT/big.txt and OUT/expected.json
   bpe_reference.py trained OUT          a small BPE trained here with the Llama-3 split, a BOS template
                                         and ignore_merges: OUT/tokenizer.json, OUT/big.txt, OUT/expected.json
+  bpe_reference.py check JSON OUT       the library's reading of a tokenizer.json PruneScale wrote: OUT/tokenizer.json
+                                        (the library's save of what it read), OUT/big.txt, OUT/expected.json
+                                        (no pre-tokens) and OUT/values.json (whether that save matches JSON)
   bpe_reference.py classes OUT.json     the scalar classes the regexes and Digits use, as ranges
   bpe_reference.py swift-table          Sources/Training/UnicodeClasses.swift, printed
 """
@@ -153,7 +156,39 @@ def trained(out):
     write_case(tok, out, {"bos": bos})
 
 
-def write_case(tok, out, values):
+def check(path, out):
+    """Reads a tokenizer.json written by BPETokenizer.tokenizerJSON() and encodes the samples with it. The
+    library's own save of what it read is compared with the file: a field it ignored, defaulted or read
+    otherwise shows as the first difference."""
+    tok = Tokenizer.from_file(path)
+    with open(path, "rb") as f:
+        written = f.read()
+    resaved = tok.to_str(pretty=True)
+    difference = first_difference(json.loads(written), json.loads(resaved), "")
+    write_case(tok, out, {"resave_matches": difference is None, "difference": difference,
+                          "same_bytes": resaved.encode() == written}, pretokens=False)
+
+
+def first_difference(a, b, path):
+    """Where two parsed JSON values first differ, as a path, or None."""
+    if type(a) is not type(b):
+        return f"{path or '(root)'}: {type(a).__name__} vs {type(b).__name__}"
+    if isinstance(a, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            if key not in a or key not in b:
+                return f"{path}.{key}: only in the {'file' if key in a else 'library save'}"
+            d = first_difference(a[key], b[key], f"{path}.{key}")
+            if d:
+                return d
+        return None
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} items vs {len(b)}"
+        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := first_difference(x, y, f"{path}[{i}]"))), None)
+    return None if a == b else f"{path}: {a!r} vs {b!r}"
+
+
+def write_case(tok, out, values, pretokens=True):
     os.makedirs(out, exist_ok=True)
     tok.save(os.path.join(out, "tokenizer.json"))
     with open(os.path.join(out, "values.json"), "w") as f:
@@ -168,8 +203,8 @@ def write_case(tok, out, values):
         "ids_with_specials": [tok.encode(s, add_special_tokens=True).ids for s in samples],
         "decoded": [tok.decode(tok.encode(s, add_special_tokens=False).ids, skip_special_tokens=False) for s in samples],
         "big_ids": tok.encode(big, add_special_tokens=False).ids,
-        "pretokens": pretokenizer_cases(samples),
-        "big_pretokens": pretokenizer_cases([big]),
+        "pretokens": pretokenizer_cases(samples) if pretokens else {},
+        "big_pretokens": pretokenizer_cases([big]) if pretokens else {},
     }
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)
@@ -230,6 +265,8 @@ def main():
         smollm2(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "trained":
         trained(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "check":
+        check(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "classes":
         with open(sys.argv[2], "w") as f:
             json.dump(scalar_classes(), f)
