@@ -75,7 +75,7 @@ struct CellRunner {
         case "width": target = .width(method: WidthMethod(rawValue: p.method)!, rate: p.rate ?? 0)
         default: target = try .semiStructured(method: SemiStructuredMethod(rawValue: p.method)!, pattern: NMPattern(parsing: p.pattern ?? "2:4"))
         }
-        var job = PruningJob(model: base.directory, request: PruningRequest(target: target, batchSize: p.batch, seed: p.seed, options: p.options),
+        var job = PruningJob(model: .checkpoint(base.directory), request: PruningRequest(target: target, batchSize: p.batch, seed: p.seed, options: p.options),
                              calibration: .split(data.tokens(.pretrain), .pretrain, corpus: p.corpus))
         job.calibrationWindows = p.calibrationWindows
         job.sequenceLength = cell.config.training.sequenceLength

@@ -55,7 +55,8 @@ public struct CalibrationSet: Sendable {
 
     /// Windows from a text file or a directory of `.txt` files (byte tokenizer), for users who prune
     /// their own models on their own data.
-    public static func fromText(path: String, windows: Int, sequenceLength: Int, seed: UInt64) throws -> CalibrationSet {
+    public static func fromText(path: String, windows: Int, sequenceLength: Int, seed: UInt64,
+                                tokenizer: any Tokenizer = ByteTokenizer()) throws -> CalibrationSet {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw PruningError("\(path): no such calibration file or directory")
@@ -69,7 +70,7 @@ public struct CalibrationSet: Sendable {
             guard let data = FileManager.default.contents(atPath: path) else { throw PruningError("\(path): cannot read the calibration file") }
             bytes = Array(data)
         }
-        return try CalibrationSet(tokens: ByteTokenizer().encode(bytes), windows: windows, sequenceLength: sequenceLength, seed: seed, source: path)
+        return try CalibrationSet(tokens: tokenizer.encode(bytes), windows: windows, sequenceLength: sequenceLength, seed: seed, source: path)
     }
 
     /// Windows from a corpus split (default: the pre-training split, as the literature calibrates on

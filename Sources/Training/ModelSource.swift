@@ -41,6 +41,23 @@ public enum ModelSource: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension TrainingData {
+    /// The config, parameters and safetensors metadata (none for GGUF) of the model `--model` names.
+    public static func loadWeights(_ source: ModelSource) throws -> (config: LlamaConfig, parameters: [Float], metadata: [String: String]) {
+        switch source {
+        case .checkpoint(let dir): return try Checkpoint.load(from: dir)
+        case .gguf(let file):
+            let g = try GGUFModel.load(path: file.path)
+            return (g.config, g.parameters, [:])
+        }
+    }
+
+    /// The files a checkpoint saved from a model with this tokenizer carries so that it reopens
+    /// with it: a BPE's tokenizer.json (the byte tokenizer needs none).
+    public static func tokenizerFiles(_ tokenizer: any Tokenizer) throws -> [String: Data] {
+        guard let bpe = tokenizer as? BPETokenizer else { return [:] }
+        return [ModelSource.tokenizerFileName: try bpe.tokenizerJSON()]
+    }
+
     /// The model `--model` names, ready to run, with its safetensors metadata (none for GGUF).
     public static func loadModel(_ source: ModelSource, threads: Int = Parallel.defaultThreads) throws -> (model: LlamaModel, metadata: [String: String]) {
         switch source {

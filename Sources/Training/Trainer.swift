@@ -93,6 +93,8 @@ public final class Trainer {
     public var progress: ProgressReporter
     /// Metadata written into the saved checkpoints (n0/loss0 passed through from the input).
     public var checkpointMetadata: [String: String] = [:]
+    /// Files saved beside the weights in every checkpoint, by name (a BPE model's tokenizer.json).
+    public var checkpointFiles: [String: Data] = [:]
     /// Called after every evaluation (the record is already in `state.records`).
     public var onEvaluation: ((TrainingRecord) -> Void)?
 
@@ -286,6 +288,7 @@ public final class Trainer {
                                   to: staging.appendingPathComponent(Self.optimizerFileName))
             try AtomicFile.write(stateData, to: staging.appendingPathComponent(Self.stateFileName))
             try AtomicFile.write(Self.recordsCSV(Self.lossRecords(state)), to: staging.appendingPathComponent(Self.recordsFileName))
+            for (name, data) in checkpointFiles { try AtomicFile.write(data, to: staging.appendingPathComponent(name)) }
         }
     }
 

@@ -31,23 +31,26 @@ struct PruneCommand: ParsableCommand {
             \(SemiStructuredMethod.allCases.map { "  \($0.rawValue): \($0.summary)" }.joined(separator: "\n"))
 
             Calibration: --calibration-windows seeded windows (--seed) of the pre-training split, \
-            or of --calibration FILE|DIR (text, byte-tokenised). The source and the pruned model \
+            or of --calibration FILE|DIR (text), in the model's own tokens (bytes, or the BPE of a \
+            GGUF or of a folder's tokenizer.json). The source and the pruned model \
             are scored on --eval-tokens of the eval split, in windows spread over it (0: skip).
 
             Writes into --out (all or nothing): config.json, model.safetensors (metadata n0 and \
             loss0 describe the model before pruning, for `prunescale train`'s records), for N:M \
             mask.safetensors (the fixed masks `prunescale train` keeps), and pruning.json (method, options, seed, parameter counts, kept units, scores, losses, \
-            wall time, peak memory).
+            wall time, peak memory), and the source's tokenizer.json when it has a BPE. Weights are \
+            float32 safetensors in Hugging Face's layout, whatever the source (a GGUF is dequantised).
 
             Examples:
               prunescale prune --model out/ladder/m --structure width --rate 0.25 --method wanda --out out/m-wanda-25
               prunescale prune --model out/ladder/m --structure depth --rate 0.25 --method block-influence --out out/m-bi-25
               prunescale prune --model out/ladder/m --pattern 2:4 --method sparsegpt --out out/m-sparsegpt-24
+              prunescale prune --model smollm2 --pattern 2:4 --method wanda --corpus study --out out/smollm2-wanda-24
             """)
 
     enum Structure: String, ExpressibleByArgument, CaseIterable { case depth, width }
 
-    @Option(help: ArgumentHelp("Checkpoint directory to prune.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Checkpoint folder, .gguf file, or model name (smollm2, fetched into the cache) to prune.", valueName: "model"))
     var model: String
 
     @Option(help: "What to remove: depth (whole blocks) or width (heads and neurons).")
@@ -128,18 +131,20 @@ struct PruneCommand: ParsableCommand {
         let threads = compute.apply()
         let progress = ProgressReporter()
         let log: (String) -> Void = { progress.message($0) }
-        let modelURL = URL(fileURLWithPath: model)
         let outURL = URL(fileURLWithPath: out)
-        if outURL.standardizedFileURL == modelURL.standardizedFileURL { throw ValidationError("--out must differ from --model") }
+        let source = try ModelSource.resolve(model, cache: corpus.cacheURL, log: log)
+        if outURL.standardizedFileURL == source.url.standardizedFileURL { throw ValidationError("--out must differ from --model") }
 
-        // The corpus is needed for the default calibration and for the eval split.
+        // The corpus (in the model's tokens) is needed for the default calibration and for the eval split.
         var data: TokenizedCorpus?
-        if calibration == nil || evalTokens > 0 { data = try TrainingData.tokens(corpus: corpus.corpus, cache: corpus.cacheURL, log: log) }
+        if calibration == nil || evalTokens > 0 {
+            data = try TrainingData.tokens(corpus: corpus.corpus, cache: corpus.cacheURL, tokenizer: try TrainingData.tokenizer(for: source), log: log)
+        }
         var options: [String: String] = [:]
         for o in methodOptions {
             for (key, value) in try KeyValues.pairs(o, flag: "--option") { options[key] = value }
         }
-        var job = PruningJob(model: modelURL, request: PruningRequest(target: target, batchSize: batch, seed: seed, options: options),
+        var job = PruningJob(model: source, request: PruningRequest(target: target, batchSize: batch, seed: seed, options: options),
                              calibration: calibration.map { .text($0) } ?? .split(data!.tokens(.pretrain), .pretrain, corpus: corpus.corpus))
         job.calibrationWindows = calibrationWindows
         job.sequenceLength = seq
@@ -157,7 +162,8 @@ struct PruneCommand: ParsableCommand {
             if let p = r.pattern, let masked = r.maskedMatrices { print("pattern \(p) on \(masked.count) matrices; non-zero non-embedding parameters \(r.nonZeroAfter.nonEmbedding)") }
             if !r.removedBlocks.isEmpty { print("removed blocks: \(r.removedBlocks.map(String.init).joined(separator: ", "))") }
             print(String(format: "wall %.2f s, peak memory %.1f MB", r.wallSeconds, Double(r.peakMemoryBytes) / 1e6))
-            print("wrote \(out)/: config.json, model.safetensors, " + (result.outcome.mask != nil ? "\(MaskFile.fileName), " : "") + PruningJob.reportFileName)
+            print("wrote \(out)/: config.json, model.safetensors, " + (result.outcome.mask != nil ? "\(MaskFile.fileName), " : "")
+                  + result.files.keys.sorted().map { "\($0), " }.joined() + PruningJob.reportFileName)
         }
     }
 }

@@ -11,7 +11,8 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Continue training a checkpoint for a token budget and write its loss records.",
         discussion: """
-            Loads --model (a checkpoint directory: config.json + model.safetensors), trains it with \
+            Loads --model (a checkpoint folder, a .gguf file, or a model name such as smollm2, \
+            fetched into the cache on first use), trains it with \
             AdamW for --tokens tokens sampled from a split of the corpus (default posttrain), and \
             evaluates on the eval split (--eval-tokens tokens in non-overlapping windows spread over the split) \
             before the first step, at --eval-at token counts (default: --eval-points log-spaced from \
@@ -23,7 +24,13 @@ struct TrainCommand: ParsableCommand {
             train_loss, lr) that `prunescale fit --data` reads. n0 and loss0 come from the \
             checkpoint's metadata (keys n0, loss0) when present, else n0 is the model's own \
             non-embedding count and loss0 the eval loss before the first step. tokens counts this \
-            run's training tokens.
+            run's training tokens, in the model's own tokens (bytes for PruneScale's models, its \
+            BPE for a GGUF or a folder with tokenizer.json; the corpus is tokenised with it once \
+            and cached).
+
+            The checkpoints are float32 safetensors in Hugging Face's layout (q/k rows in \
+            rotate-half order, whatever the source's), with the model's tokenizer.json when it \
+            has a BPE, so they reopen with the same tokenizer.
 
             --resume continues an interrupted run from --out with its saved settings; on one \
             thread the result is bit-identical to an uninterrupted run.
@@ -37,7 +44,7 @@ struct TrainCommand: ParsableCommand {
                   --schedule wsd --lr 5e-4 --records runs.csv
             """)
 
-    @Option(help: ArgumentHelp("Checkpoint directory to start from.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Checkpoint folder, .gguf file, or model name (smollm2) to start from.", valueName: "model"))
     var model: String
 
     @Option(help: ArgumentHelp("Token budget (e.g. 2e6).", valueName: "n"))
@@ -67,7 +74,8 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let modelURL = URL(fileURLWithPath: model)
-        let outURL = URL(fileURLWithPath: out ?? (modelURL.standardizedFileURL.path + "-trained"))
+        let isFile = FileManager.default.fileExists(atPath: modelURL.path) && modelURL.pathExtension.lowercased() == "gguf"
+        let outURL = URL(fileURLWithPath: out ?? ((isFile ? modelURL.deletingPathExtension() : modelURL).standardizedFileURL.path + "-trained"))
         try TrainOutput.checkNotSource(out: outURL, model: modelURL, resume: resume)
         if let message = TrainOutput.notAFolder(outURL) { throw TrainingError(message) }
         if resume, !FileManager.default.fileExists(atPath: outURL.path) { throw TrainingError("\(outURL.path): no such directory to resume from") }
@@ -79,13 +87,19 @@ struct TrainCommand: ParsableCommand {
         // A fresh run reads its model and settings before anything is written, so a bad input
         // leaves no output folder behind.
         var fresh: (model: LlamaModel, metadata: [String: String], settings: TrainingSettings)?
+        let tokenizer: any Tokenizer
         if !resume {
             guard let tokens else { throw ValidationError("--tokens is required (unless --resume)") }
             let settings = try training.settings(tokens: tokens)
-            let (m, metadata) = try TrainingData.loadModel(modelURL, threads: threads)
+            let source = try ModelSource.resolve(model, cache: corpus.cacheURL, log: log)
+            let (m, metadata) = try TrainingData.loadModel(source, threads: threads)
+            tokenizer = try TrainingData.tokenizer(for: source)
             fresh = (m, metadata, settings)
+        } else {
+            // The run's own folder carries its tokenizer (tokenizer.json) when it is not bytes.
+            tokenizer = try TrainingData.tokenizer(for: .checkpoint(outURL))
         }
-        let data = try TrainingData.tokens(corpus: corpus.corpus, cache: corpus.cacheURL, log: log)
+        let data = try TrainingData.tokens(corpus: corpus.corpus, cache: corpus.cacheURL, tokenizer: tokenizer, log: log)
         let created = !FileManager.default.fileExists(atPath: outURL.path)
         // Held until the process ends: a second writer of this folder is refused.
         let lock = try DirectoryLock(outURL, purpose: "prunescale train")
@@ -109,6 +123,7 @@ struct TrainCommand: ParsableCommand {
                 trainer = try Trainer.resume(from: outURL, train: data.tokens(trainSplit), eval: data.tokens(.eval), threads: threads, progress: progress)
                 log("resuming \(state.run) at step \(state.step)/\(state.settings.totalSteps) (\(state.tokens) tokens)")
             }
+            trainer.checkpointFiles = try TrainingData.tokenizerFiles(tokenizer)
         } catch {
             // The folder this run made holds nothing yet: take it away again.
             if created, ((try? FileManager.default.contentsOfDirectory(atPath: outURL.path)) ?? []) == [DirectoryLock.fileName] {

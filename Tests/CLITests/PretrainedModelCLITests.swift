@@ -34,6 +34,33 @@ import Testing
         #expect(loss > 0 && loss < 3, "\(loss)")
     }
 
+    /// SmolLM2 pruned (2:4 magnitude) and post-trained a few steps on a small text corpus: each
+    /// folder is float32 safetensors with the model's tokenizer.json, and reopens with the same
+    /// tokenizer (the same ids for a prompt) and a working forward.
+    @Test func smolLM2PrunedAndPostTrainedKeepsItsTokenizer() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = dir.appendingPathComponent("corpus")
+        var text = ""
+        for i in 0..<3000 { text += "Line \(i): the river runs to the sea, and the sea is never full; \(i % 7) boats sail at dawn.\n" }
+        try FileManager.default.createDirectory(at: corpus, withIntermediateDirectories: true)
+        try text.write(to: corpus.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
+        let pruned = dir.appendingPathComponent("pruned"), trained = dir.appendingPathComponent("trained")
+        let prune = try CLI.run(["prune", "--model", "smollm2", "--pattern", "2:4", "--method", "magnitude", "--calibration-windows", "2",
+                                 "--seq", "64", "--eval-tokens", "256", "--corpus", corpus.path, "--out", pruned.path])
+        #expect(prune.status == 0, "\(prune.stderr)")
+        let train = try CLI.run(["train", "--model", pruned.path, "--tokens", "256", "--batch", "2", "--seq", "64", "--eval-tokens", "128",
+                                 "--eval-points", "1", "--corpus", corpus.path, "--out", trained.path])
+        #expect(train.status == 0, "\(train.stderr)")
+        let reference = try CLI.run(["tokenize", "--model", "smollm2", "--prompt", "The capital of France is 42."]).stdout
+        for folder in [pruned, trained] {
+            #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path), "\(folder.lastPathComponent)")
+            #expect(try CLI.run(["tokenize", "--model", folder.path, "--prompt", "The capital of France is 42."]).stdout == reference)
+            let gen = try CLI.run(["generate", "--model", folder.path, "--prompt", "The capital", "--tokens", "1", "--temperature", "0"])
+            #expect(gen.status == 0 && gen.stdout.hasPrefix("The capital"), "\(gen.stderr)")
+        }
+    }
+
     @Test func aModelThatIsNotThereIsOneLine() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
