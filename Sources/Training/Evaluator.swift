@@ -57,7 +57,10 @@ public enum Evaluator {
     }
 
     public static func evaluate(_ model: LlamaModel, file: TokenFile, sequenceLength: Int, batchSize: Int, maxTokens: Int? = nil) throws -> EvalResult {
-        try evaluate(model, tokens: file.tokens, sequenceLength: sequenceLength, batchSize: batchSize, maxTokens: maxTokens)
+        guard file.count >= 2 else {
+            throw TrainingError("\(file.url.path): holds \(file.count) tokens, evaluation needs at least 2 (a corpus this small leaves its split empty; give it more text)")
+        }
+        return try evaluate(model, tokens: file.tokens, sequenceLength: sequenceLength, batchSize: batchSize, maxTokens: maxTokens)
     }
 
     public static func evaluate(_ model: LlamaModel, tokens: [UInt16], sequenceLength: Int, batchSize: Int, maxTokens: Int? = nil) throws -> EvalResult {
