@@ -9,7 +9,9 @@ import Training
 /// against (`loss0`, on the eval windows the cells are evaluated on).
 public struct ResolvedBase: Sendable {
     public var identity: BaseIdentity
+    /// The ladder size's or checkpoint's folder, or the model file.
     public var directory: URL
+    public var source: ModelSource
     public var config: LlamaConfig
     public var loss0: Double?
 }
@@ -38,7 +40,7 @@ struct CellRunner {
         let lock = try DirectoryLock(directory, purpose: "cell \(cell.label)")
         defer { lock.release() }
         let started = ProcessInfo.processInfo.systemUptime
-        var source = base.directory
+        var source = base.source
         var achieved: Double?
         var pruneSeconds = 0.0
         if let pruning = cell.config.pruning {
@@ -50,7 +52,7 @@ struct CellRunner {
                 try OutputDirectory.write(to: pruned, command: "prunescale run") { try PruningJob.save(result, to: $0) }
             }
             achieved = try readRate(pruned)
-            source = pruned
+            source = .checkpoint(pruned)
         }
         let train = data.tokens(cell.config.split)
         let eval = data.tokens(.eval)
@@ -75,7 +77,7 @@ struct CellRunner {
         case "width": target = .width(method: WidthMethod(rawValue: p.method)!, rate: p.rate ?? 0)
         default: target = try .semiStructured(method: SemiStructuredMethod(rawValue: p.method)!, pattern: NMPattern(parsing: p.pattern ?? "2:4"))
         }
-        var job = PruningJob(model: .checkpoint(base.directory), request: PruningRequest(target: target, batchSize: p.batch, seed: p.seed, options: p.options),
+        var job = PruningJob(model: base.source, request: PruningRequest(target: target, batchSize: p.batch, seed: p.seed, options: p.options),
                              calibration: .split(data.tokens(.pretrain), .pretrain, corpus: p.corpus))
         job.calibrationWindows = p.calibrationWindows
         job.sequenceLength = cell.config.training.sequenceLength
@@ -89,14 +91,14 @@ struct CellRunner {
         return json["rate"] as? Double
     }
 
-    private func newTrainer(source: URL, settings: TrainingSettings, train: TokenFile, eval: TokenFile, run: String) throws -> Trainer {
+    private func newTrainer(source: ModelSource, settings: TrainingSettings, train: TokenFile, eval: TokenFile, run: String) throws -> Trainer {
         let (model, _) = try TrainingData.loadModel(source, threads: threads)
         return try Trainer(model: model, settings: settings, train: train, eval: eval, run: run, n0: base.identity.nonEmbedding,
                            loss0: base.loss0, labels: [:])
     }
 
     /// One run with evaluations along the way.
-    private func curve(source: URL, train: TokenFile, eval: TokenFile) throws -> Trainer {
+    private func curve(source: ModelSource, train: TokenFile, eval: TokenFile) throws -> Trainer {
         let dir = directory.appendingPathComponent("train")
         let trainer = try resumeOrStart(dir, train: train, eval: eval) {
             try newTrainer(source: source, settings: cell.config.training, train: train, eval: eval, run: cell.id)
@@ -108,7 +110,7 @@ struct CellRunner {
     /// The trunk runs the longest budget's warmup-stable-decay schedule; where each shorter
     /// budget's decay starts, it saves a fork, and each fork decays to its own budget. The fork is
     /// saved before the trunk moves on, so a crash never skips one.
-    private func lossAtBudget(source: URL, train: TokenFile, eval: TokenFile) throws -> [Trainer] {
+    private func lossAtBudget(source: ModelSource, train: TokenFile, eval: TokenFile) throws -> [Trainer] {
         let s = cell.config.training
         let budgets = cell.config.budgets ?? [s.tokens]
         let trunkDir = directory.appendingPathComponent("trunk")

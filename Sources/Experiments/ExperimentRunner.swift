@@ -33,6 +33,9 @@ public struct RunPlan: Sendable {
     public var ladderCorpus: String?
     /// The experiment corpus's identity (name or content checksum).
     public var corpusID: String
+    /// The bases' one tokenizer: the experiment corpus is read in its tokens (losses per token of
+    /// different tokenizers are not one quantity, so a spec's bases must share one).
+    public var tokenizer: any Tokenizer = ByteTokenizer()
 
     public var cellsDirectory: URL { store.appendingPathComponent("cells") }
     public var reportDirectory: URL { store.appendingPathComponent("report") }
@@ -78,7 +81,8 @@ public struct ExperimentRunner {
     }
 
     /// Resolves bases (without training anything) and the grid.
-    public static func plan(_ spec: ExperimentSpec, store: URL? = nil) throws -> RunPlan {
+    /// `cache` holds the pretrained models a `model:` base names (fetched there if missing).
+    public static func plan(_ spec: ExperimentSpec, store: URL? = nil, cache: URL = DataCache.defaultDirectory()) throws -> RunPlan {
         let storeURL = URL(fileURLWithPath: store?.path ?? spec.output).standardizedFileURL
         let corpusID = try corpusIdentity(spec.corpus, spec: spec)
         var bases: [ResolvedBase] = []
@@ -110,7 +114,7 @@ public struct ExperimentRunner {
                 h.update(String(size.initStd))
                 h.update(try corpusIdentity(ladder!.corpus ?? "shakespeare", spec: spec))
                 bases.append(ResolvedBase(identity: BaseIdentity(name: name, kind: "ladder", fingerprint: h.finalizeHex(), nonEmbedding: size.nonEmbeddingParams),
-                                          directory: dir, config: size.config, loss0: nil))
+                                          directory: dir, source: .checkpoint(dir), config: size.config, loss0: nil))
             case .checkpoint(let name, let path):
                 let dir = URL(fileURLWithPath: path).standardizedFileURL
                 guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(Checkpoint.configFileName).path) else {
@@ -123,11 +127,36 @@ public struct ExperimentRunner {
                 }
                 bases.append(ResolvedBase(identity: BaseIdentity(name: name, kind: "checkpoint", fingerprint: h.finalizeHex(),
                                                                  nonEmbedding: ParameterCounts(config).nonEmbedding),
-                                          directory: dir, config: config, loss0: nil))
+                                          directory: dir, source: .checkpoint(dir), config: config, loss0: nil))
+            case .model(let name, let reference):
+                let source: ModelSource
+                do { source = try ModelSource.resolve(reference, cache: cache) } catch {
+                    throw ExperimentSpecError(file: spec.file, "base '\(name)': \(error)")
+                }
+                let file = try GGUFFile(contentsOf: source.url)
+                let config = try GGUFModel.config(file)
+                // A named model is pinned by its manifest; a file by its content.
+                let fingerprint: String
+                if let m = ModelManifest.named(reference) { fingerprint = "gguf:\(m.fileSha256)" } else {
+                    fingerprint = "gguf:" + SHA256.hex(try Data(contentsOf: source.url, options: .alwaysMapped))
+                }
+                bases.append(ResolvedBase(identity: BaseIdentity(name: name, kind: "model", fingerprint: fingerprint,
+                                                                 nonEmbedding: ParameterCounts(config).nonEmbedding),
+                                          directory: source.url, source: source, config: config, loss0: nil))
             }
         }
+        var tokenizers: [(base: String, tokenizer: any Tokenizer)] = []
+        for b in bases {
+            // A ladder size that is not trained yet has no folder: ours are byte models.
+            let t: any Tokenizer = FileManager.default.fileExists(atPath: b.source.url.path) ? try TrainingData.tokenizer(for: b.source) : ByteTokenizer()
+            tokenizers.append((b.identity.name, t))
+        }
+        if let first = tokenizers.first, let other = tokenizers.first(where: { $0.tokenizer.name != first.tokenizer.name }) {
+            throw ExperimentSpecError(file: spec.file, "bases '\(first.base)' and '\(other.base)' read text with different tokenizers (\(first.tokenizer.name), \(other.tokenizer.name)): losses per token of different tokenizers are not one quantity, so one spec's bases must share a tokenizer")
+        }
         return RunPlan(spec: spec, store: storeURL, bases: bases, basesToPretrain: toPretrain,
-                       cells: CellPlanner.cells(spec, bases: bases.map(\.identity), corpus: corpusID), ladderCorpus: ladder?.corpus, corpusID: corpusID)
+                       cells: CellPlanner.cells(spec, bases: bases.map(\.identity), corpus: corpusID), ladderCorpus: ladder?.corpus, corpusID: corpusID,
+                       tokenizer: tokenizers.first?.tokenizer ?? ByteTokenizer())
     }
 
     /// What a corpus is, for cell identities: a built-in corpus by name (its content is pinned),
@@ -202,7 +231,7 @@ public struct ExperimentRunner {
             defer { times.add(pretrain: ProcessInfo.processInfo.systemUptime - t0) }
             _ = try LadderPretraining.run(size, in: b.directory, data: data, threads: threads, specFile: plan.spec.ladder, progress: progress)
         }
-        let data = try TrainingData.tokens(corpus: plan.spec.corpus, cache: cache, log: log)
+        let data = try TrainingData.tokens(corpus: plan.spec.corpus, cache: cache, tokenizer: plan.tokenizer, log: log)
         let states = try store.states()
         let todo = plan.cells.filter { c in
             if busy.contains(c.base) { return false }
@@ -233,7 +262,7 @@ public struct ExperimentRunner {
         if let text = try? String(contentsOf: url, encoding: .utf8), let v = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)), v.isFinite {
             return v
         }
-        let (model, _) = try TrainingData.loadModel(base.directory, threads: threads)
+        let (model, _) = try TrainingData.loadModel(base.source, threads: threads)
         let e = try Evaluator.evaluate(model, file: data.tokens(.eval), sequenceLength: min(r.sequenceLength, model.config.maxSequence),
                                        batchSize: r.batch, maxTokens: r.evalTokens)
         try AtomicFile.write("\(e.loss)\n", to: url)

@@ -29,10 +29,12 @@ public enum BaseSpec: Sendable, Equatable {
     case ladder(name: String)
     /// A checkpoint folder (ours or a Hugging Face Llama folder).
     case checkpoint(name: String, path: String)
+    /// A pretrained model: a `.gguf` file or a model name (`smollm2`, fetched into the cache).
+    case model(name: String, reference: String)
 
     public var name: String {
         switch self {
-        case .ladder(let n), .checkpoint(let n, _): n
+        case .ladder(let n), .checkpoint(let n, _), .model(let n, _): n
         }
     }
 }
@@ -172,12 +174,19 @@ struct SpecParser {
 
     func base(_ node: Node) throws -> BaseSpec {
         if case .scalar = node { return .ladder(name: try nodes.string(node, "bases")) }
-        let m = try nodes.mapping(node, "a base", allowed: ["size", "checkpoint", "name"])
-        if let size = m["size"] {
-            guard m["checkpoint"] == nil else { throw nodes.fail(node, "a base is either a ladder 'size' or a 'checkpoint', not both") }
-            return .ladder(name: try nodes.string(size, "size"))
+        let m = try nodes.mapping(node, "a base", allowed: ["size", "checkpoint", "model", "name"])
+        guard [m["size"], m["checkpoint"], m["model"]].compactMap({ $0 }).count <= 1 else {
+            throw nodes.fail(node, "a base is one of a ladder 'size', a 'checkpoint' folder or a 'model', not several")
         }
-        guard let path = m["checkpoint"] else { throw nodes.fail(node, "a base needs 'size' (a ladder size) or 'checkpoint' (a folder)") }
+        if let size = m["size"] { return .ladder(name: try nodes.string(size, "size")) }
+        if let model = m["model"] {
+            let reference = try nodes.string(model, "model")
+            let name = try m["name"].map { try nodes.string($0, "name") } ?? URL(fileURLWithPath: reference).deletingPathExtension().lastPathComponent
+            return .model(name: name, reference: reference)
+        }
+        guard let path = m["checkpoint"] else {
+            throw nodes.fail(node, "a base needs 'size' (a ladder size), 'checkpoint' (a folder) or 'model' (a .gguf file or a model name)")
+        }
         let p = try nodes.string(path, "checkpoint")
         let name = try m["name"].map { try nodes.string($0, "name") } ?? URL(fileURLWithPath: p).lastPathComponent
         return .checkpoint(name: name, path: p)

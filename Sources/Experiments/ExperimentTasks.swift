@@ -29,7 +29,7 @@ public enum ExperimentTasks {
             _ = try LadderPretraining.run(size, in: base.directory, data: data, threads: threads, specFile: plan.spec.ladder,
                                           progress: ProgressReporter(write: log))
         }
-        let data = try TrainingData.tokens(corpus: plan.spec.corpus, cache: cache, log: log)
+        let data = try TrainingData.tokens(corpus: plan.spec.corpus, cache: cache, tokenizer: plan.tokenizer, log: log)
         _ = try ExperimentRunner(plan: plan, cache: cache, threads: threads).baseLoss(base, data: data)
     }
 
@@ -49,7 +49,7 @@ public enum ExperimentTasks {
             throw TrainingError("\(cell.label): base \(cell.base) is not pre-trained yet (prepare it first)")
         }
         var base = plan.bases.first { $0.identity.name == cell.base }!
-        let data = try TrainingData.tokens(corpus: plan.spec.corpus, cache: cache, log: log)
+        let data = try TrainingData.tokens(corpus: plan.spec.corpus, cache: cache, tokenizer: plan.tokenizer, log: log)
         base.loss0 = try ExperimentRunner(plan: plan, cache: cache, threads: threads).baseLoss(base, data: data)
         BLAS.threads = threads
         let result = ExperimentRunner.execute(cell, base: base, data: data, directory: plan.directory(of: cell), threads: threads, log: log)

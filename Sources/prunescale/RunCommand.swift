@@ -13,10 +13,11 @@ struct ExperimentOptions: ParsableArguments {
     var store: String?
 
     /// The resolved plan; a bad spec exits with code 2 after one `file:line:column: problem` line.
-    func plan() throws -> RunPlan {
+    func plan(cache: String? = nil) throws -> RunPlan {
         do {
             let s = try ExperimentSpec.load(path: spec)
-            return try ExperimentRunner.plan(s, store: store.map { URL(fileURLWithPath: $0) })
+            return try ExperimentRunner.plan(s, store: store.map { URL(fileURLWithPath: $0) },
+                                             cache: cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory())
         } catch let e as ExperimentSpecError {
             FileHandle.standardError.write(Data("Error: \(e)\n".utf8))
             throw ExitCode(2)
@@ -102,7 +103,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let plan = try experiment.plan()
+        let plan = try experiment.plan(cache: cache)
         let cacheURL = cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory()
         if dryRun {
             let estimate = try CostEstimate.make(plan, threads: compute.apply())

@@ -23,7 +23,7 @@ struct PrepareBaseCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Cache for corpora and token files.", valueName: "dir")) var cache: String?
 
     func run() throws {
-        let plan = try experiment.plan()
+        let plan = try experiment.plan(cache: cache)
         let threads = compute.apply()
         try ExperimentTasks.prepareBase(plan, name: base, cache: cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory(),
                                         threads: threads, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
@@ -49,7 +49,7 @@ struct RunCellCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Cache for corpora and token files.", valueName: "dir")) var cache: String?
 
     func run() throws {
-        let plan = try experiment.plan()
+        let plan = try experiment.plan(cache: cache)
         let threads = compute.apply()
         try ExperimentTasks.runCell(plan, id: cell, cache: cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory(),
                                     threads: threads, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })

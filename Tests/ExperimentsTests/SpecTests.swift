@@ -60,6 +60,26 @@ import Testing
         }
     }
 
+    /// A base is a ladder size, a checkpoint folder or a pretrained model (a .gguf file or a
+    /// model name), exactly one of them; a model base is named after the reference by default.
+    @Test func basesOfEveryKind() throws {
+        let text = Self.valid.replacingOccurrences(of: "bases: [xs, s]", with: """
+            bases:
+              - xs
+              - {checkpoint: out/pruned, name: p}
+              - {model: smollm2}
+              - {model: models/tiny.gguf, name: t}
+            """)
+        let s = try ExperimentSpec.parse(text, file: "t.yaml")
+        #expect(s.bases == [.ladder(name: "xs"), .checkpoint(name: "p", path: "out/pruned"), .model(name: "smollm2", reference: "smollm2"),
+                            .model(name: "t", reference: "models/tiny.gguf")])
+        let both = Self.valid.replacingOccurrences(of: "bases: [xs, s]", with: "bases:\n  - {size: xs, model: smollm2}")
+        #expect(throws: ExperimentSpecError.self) { try ExperimentSpec.parse(both, file: "t.yaml") }
+        do { _ = try ExperimentSpec.parse(both, file: "t.yaml") } catch {
+            #expect("\(error)".hasPrefix("t.yaml:4:5: ") && "\(error)".contains("not several"), "\(error)")
+        }
+    }
+
     @Test func missingPiecesAreNamed() throws {
         for (text, fragment) in [("output: o\nposttrain: {tokens: 10}", "needs 'bases'"),
                                  ("output: o\nbases: [xs]", "needs 'posttrain'"),
