@@ -179,18 +179,7 @@ public struct GGUFFile: Sendable {
 
     /// Opens a file by memory map (tensors are converted on demand).
     public init(contentsOf url: URL) throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw ModelError("\(url.path): no such file")
-        }
-        guard !isDir.boolValue else { throw ModelError("\(url.path): is a directory, not a GGUF file") }
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw ModelError("\(url.path): cannot read: \(FileError.words(error, path: url.path))")
-        }
-        try self.init(data: data, source: url.path)
+        try self.init(data: try MappedFile.read(url, kind: "a GGUF file"), source: url.path)
     }
 
     public init(data: Data, source: String) throws {

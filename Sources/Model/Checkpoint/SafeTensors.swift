@@ -51,21 +51,9 @@ public struct SafeTensors: Sendable {
 
     public subscript(_ name: String) -> TensorInfo? { index[name].map { tensors[$0] } }
 
-    /// Opens a file by memory map: tensors are copied out on demand, and a checkpoint written by
-    /// `write` is replaced by rename, never truncated in place, so the mapping stays valid.
+    /// Opens a file by memory map (`MappedFile`).
     public init(contentsOf url: URL) throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw ModelError("\(url.path): no such file")
-        }
-        guard !isDir.boolValue else { throw ModelError("\(url.path): is a directory, not a safetensors file") }
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw ModelError("\(url.path): cannot read: \(FileError.words(error, path: url.path))")
-        }
-        try self.init(data: data, source: url.path)
+        try self.init(data: try MappedFile.read(url, kind: "a safetensors file"), source: url.path)
     }
 
     public init(data: Data, source: String) throws {
