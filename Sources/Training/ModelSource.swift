@@ -10,6 +10,9 @@ public enum ModelSource: Sendable, Equatable, CustomStringConvertible {
 
     /// The tokenizer file a checkpoint folder may carry (Hugging Face's name); without it, bytes.
     public static let tokenizerFileName = "tokenizer.json"
+    /// Beside it, Hugging Face's record of which tokens begin and end a text (tokenizer.json
+    /// names BOS only when it is prepended; generation needs EOS to stop).
+    public static let tokenizerConfigFileName = "tokenizer_config.json"
 
     public static func resolve(_ reference: String, cache: URL, log: (String) -> Void = { _ in }) throws -> ModelSource {
         let url = URL(fileURLWithPath: reference)
@@ -55,7 +58,31 @@ extension TrainingData {
     /// with it: a BPE's tokenizer.json (the byte tokenizer needs none).
     public static func tokenizerFiles(_ tokenizer: any Tokenizer) throws -> [String: Data] {
         guard let bpe = tokenizer as? BPETokenizer else { return [:] }
-        return [ModelSource.tokenizerFileName: try bpe.tokenizerJSON()]
+        func text(_ id: UInt16?) -> String? { id.map { String(decoding: bpe.decode([$0]), as: UTF8.self) } }
+        var config: [String: Any] = ["add_bos_token": bpe.addsBOS, "tokenizer_class": "PreTrainedTokenizerFast"]
+        config["bos_token"] = text(bpe.bos)
+        config["eos_token"] = text(bpe.eos)
+        let configData = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return [ModelSource.tokenizerFileName: try bpe.tokenizerJSON(), ModelSource.tokenizerConfigFileName: configData + Data("\n".utf8)]
+    }
+
+    /// BOS and EOS as tokenizer_config.json names them (strings, or objects with a `content`).
+    static func specialTokens(_ url: URL) throws -> (bos: String?, eos: String?) {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return (nil, nil) }
+        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw CorpusError(place: url.path, "not a JSON object")
+        }
+        func token(_ key: String) throws -> String? {
+            switch json[key] {
+            case nil, is NSNull: return nil
+            case let s as String: return s
+            case let o as [String: Any]:
+                guard let c = o["content"] as? String else { throw CorpusError(place: url.path, "\(key).content: expected a string") }
+                return c
+            default: throw CorpusError(place: url.path, "\(key): expected a string or an object with a content")
+            }
+        }
+        return (try token("bos_token"), try token("eos_token"))
     }
 
     /// The model `--model` names, ready to run, with its safetensors metadata (none for GGUF).
@@ -75,7 +102,8 @@ extension TrainingData {
         case .checkpoint(let dir):
             let file = dir.appendingPathComponent(ModelSource.tokenizerFileName)
             guard FileManager.default.fileExists(atPath: file.path) else { return ByteTokenizer() }
-            return try BPETokenizer(tokenizerJSON: file)
+            let special = try specialTokens(dir.appendingPathComponent(ModelSource.tokenizerConfigFileName))
+            return try BPETokenizer(tokenizerJSON: file, bos: special.bos, eos: special.eos)
         case .gguf(let file):
             return try ggufTokenizer(try GGUFFile(contentsOf: file))
         }

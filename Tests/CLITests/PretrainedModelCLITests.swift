@@ -55,6 +55,8 @@ import Testing
         let reference = try CLI.run(["tokenize", "--model", "smollm2", "--prompt", "The capital of France is 42."]).stdout
         for folder in [pruned, trained] {
             #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path), "\(folder.lastPathComponent)")
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("tokenizer_config.json"))) as? [String: Any]
+            #expect(config?["eos_token"] as? String == "<|im_end|>" && config?["bos_token"] as? String == "<|im_start|>", "\(String(describing: config))")
             #expect(try CLI.run(["tokenize", "--model", folder.path, "--prompt", "The capital of France is 42."]).stdout == reference)
             let gen = try CLI.run(["generate", "--model", folder.path, "--prompt", "The capital", "--tokens", "1", "--temperature", "0"])
             #expect(gen.status == 0 && gen.stdout.hasPrefix("The capital"), "\(gen.stderr)")
