@@ -83,6 +83,6 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Model", "Persistence", "ScalingLaw"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
         // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
-        .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw", "Model", "Training", "Persistence"]),
+        .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw", "Model", "Training", "Persistence", "Tensor"]),
     ]
 )

@@ -8,6 +8,8 @@ import Training
 /// by this: a new version reuses the cells an older one finished).
 public enum PruneScaleVersion {
     public static let current = "prunescale 0.5"
+    /// With the BLAS kernels the numbers came from (they differ in the last bits across families).
+    public static var withKernels: String { "\(current) (OpenBLAS \(BLASCore.current))" }
 }
 
 /// A cell with its state in the store.
@@ -282,7 +284,7 @@ public struct ExperimentRunner {
         let started = ProcessInfo.processInfo.systemUptime
         func record(_ state: String, _ error: String?, _ rate: Double?) -> CellRecord {
             CellRecord(id: cell.id, label: cell.label, state: state, error: error, config: String(decoding: cell.config.canonicalJSON(), as: UTF8.self),
-                       codeVersion: PruneScaleVersion.current, wallSeconds: ProcessInfo.processInfo.systemUptime - started, achievedRate: rate)
+                       codeVersion: PruneScaleVersion.withKernels, wallSeconds: ProcessInfo.processInfo.systemUptime - started, achievedRate: rate)
         }
         do {
             let outcome = try CellRunner(cell: cell, base: base, data: data, directory: directory, threads: threads).run()

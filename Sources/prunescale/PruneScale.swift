@@ -1,5 +1,7 @@
 import ArgumentParser
+import Experiments
 import Persistence
+import Tensor
 
 @main
 struct PruneScale: ParsableCommand {
@@ -20,7 +22,11 @@ struct PruneScale: ParsableCommand {
 
             Every command that prints results also takes --format json and then prints one JSON \
             object on stdout.
+
+            OpenBLAS runs the fastest kernels this CPU supports (OPENBLAS_CORETYPE chooses others); \
+            --version names them. Numbers are reproducible for one kernel family and thread count.
             """,
+        version: PruneScaleVersion.withKernels,
         subcommands: [FitCommand.self, CompareCommand.self, PredictCommand.self, PlanCommand.self,
                       SimulateCommand.self, LawsCommand.self, DataCommand.self, PretrainCommand.self, TrainCommand.self,
                       EvalCommand.self, GenerateCommand.self, TokenizeCommand.self, PruneCommand.self,
@@ -30,6 +36,8 @@ struct PruneScale: ParsableCommand {
     /// Runs the command; a Foundation or system error that reaches this far is printed as
     /// `path: problem in words`, never as `NSCocoaErrorDomain Code=…`.
     static func main() {
+        // OpenBLAS's fastest kernels for this CPU (0.3.21 falls back to generic ones on newer Xeons).
+        BLASCore.selectBestCore()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import Tensor
 import Testing
 
 /// Runs the `prunescale` binary built beside the test bundle.
@@ -105,6 +106,16 @@ struct CLI {
 }
 
 @Suite(.serialized) struct CLITests {
+    /// The binary runs OpenBLAS's fastest kernels for this CPU, whatever OpenBLAS detected by
+    /// itself (0.3.21 takes newer Xeons for generic SSE3 machines), and a user's choice stands.
+    @Test func theBinaryRunsTheCPUsFastestBLASKernels() throws {
+        let r = try CLI.run(["--version"])
+        #expect(r.status == 0 && r.stdout.hasPrefix("prunescale "), "\(r.stdout) \(r.stderr)")
+        if let best = BLASCore.best() { #expect(r.stdout.contains("(OpenBLAS \(best))"), "\(r.stdout)") }
+        let chosen = try CLI.run(["--version"], environment: ["OPENBLAS_CORETYPE": "Haswell"])
+        #expect(chosen.stdout.contains("(OpenBLAS Haswell)"), "\(chosen.stdout)")
+    }
+
     @Test func fitPrintsOneJSONObjectAndWritesTheReport() throws {
         let dir = try CLI.tempDir()
         let csv = try CLI.sampleCSV(in: dir, noise: 0.002)

@@ -74,6 +74,7 @@ func export(_ o: [String: String]) throws {
     try Checkpoint.save(config: m.config, parameters: m.parameters, to: URL(fileURLWithPath: out))
 }
 
+BLASCore.selectBestCore()
 let args = CommandLine.arguments.dropFirst()
 switch args.first {
 case "forward": try forward(options(args.dropFirst()))

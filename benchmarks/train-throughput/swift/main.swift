@@ -332,6 +332,7 @@ func timeLayers(_ o: [String: String]) {
     }
 }
 
+BLASCore.selectBestCore()
 let args = CommandLine.arguments.dropFirst()
 switch args.first {
 case "gemm": gemm(options(args.dropFirst()))
