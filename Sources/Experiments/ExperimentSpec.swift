@@ -131,9 +131,7 @@ public struct PlanSpec: Sendable, Equatable {
 extension ExperimentSpec {
     public static func load(path: String) throws -> ExperimentSpec {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ExperimentSpecError(file: path, "cannot read: \(FileError.words(error, path: path))")
-        }
+        do { text = try TextInput.read(path) } catch { throw ExperimentSpecError(file: path, "\(error)") }
         return try parse(text, file: path)
     }
 

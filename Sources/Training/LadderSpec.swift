@@ -68,9 +68,7 @@ public struct LadderSpec: Sendable, Equatable {
 
     public static func load(path: String) throws -> LadderSpec {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw SpecError(file: path, line: nil, "cannot read: \(FileError.words(error, path: path))")
-        }
+        do { text = try TextInput.read(path) } catch { throw SpecError(file: path, line: nil, "\(error)") }
         return try parse(text, file: path)
     }
 

@@ -80,6 +80,23 @@ import Testing
         }
     }
 
+    /// A spec that cannot be read says why in words: a device reads as empty (not "permission
+    /// denied"), a folder is a folder, bytes that are not UTF-8 are said to be so.
+    @Test func unreadableSpecsSayWhy() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prunescale-spec-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let binary = dir.appendingPathComponent("bin.yaml")
+        try Data([0xFF, 0xFE, 0x00, 0x41]).write(to: binary)
+        for (path, message) in [("/dev/null", "/dev/null:1:1: the spec is empty"), (dir.path, "\(dir.path): cannot read: is a directory, not a file"),
+                                (binary.path, "\(binary.path): not UTF-8 text"), (dir.appendingPathComponent("no.yaml").path, "no.yaml: cannot read: no such file")] {
+            do {
+                _ = try ExperimentSpec.load(path: path)
+                Issue.record("read \(path)")
+            } catch { #expect("\(error)".hasSuffix(message) || "\(error)" == message, "\(error)") }
+        }
+    }
+
     @Test func missingPiecesAreNamed() throws {
         for (text, fragment) in [("output: o\nposttrain: {tokens: 10}", "needs 'bases'"),
                                  ("output: o\nbases: [xs]", "needs 'posttrain'"),

@@ -98,8 +98,8 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
         // Killed while staging: a partial folder; killed between the two renames: only `.out.old-PID`.
         try AtomicFile.write("partial", to: root.appendingPathComponent(".other.partial-\(dead)/fit.json"))
         try AtomicFile.write("previous", to: root.appendingPathComponent(".out.old-\(dead)/fit.json"))
-        FileManager.default.createFile(atPath: root.appendingPathComponent(".x.csv.tmp-\(dead)-ab12").path, contents: Data())
-        FileManager.default.createFile(atPath: root.appendingPathComponent(".dat.nosync\(dead).Qx7a").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: root.appendingPathComponent(".x.csv.tmp-\(dead)-ab12").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: root.appendingPathComponent(".dat.nosync\(dead).Qx7a").path, contents: Data())
         let live = ".y.csv.tmp-\(ProcessInfo.processInfo.processIdentifier)-cd34"
         FileManager.default.createFile(atPath: root.appendingPathComponent(live).path, contents: Data())
         StaleFiles.clean(in: root)
