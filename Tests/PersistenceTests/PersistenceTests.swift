@@ -101,7 +101,7 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: root.appendingPathComponent(".x.csv.tmp-\(dead)-ab12").path, contents: Data())
         _ = FileManager.default.createFile(atPath: root.appendingPathComponent(".dat.nosync\(dead).Qx7a").path, contents: Data())
         let live = ".y.csv.tmp-\(ProcessInfo.processInfo.processIdentifier)-cd34"
-        FileManager.default.createFile(atPath: root.appendingPathComponent(live).path, contents: Data())
+        _ = FileManager.default.createFile(atPath: root.appendingPathComponent(live).path, contents: Data())
         StaleFiles.clean(in: root)
         #expect(contents(root) == [live, "out"])
         #expect(text(root.appendingPathComponent("out/fit.json")) == "previous")
