@@ -134,6 +134,7 @@ struct TrainCommand: ParsableCommand {
         try trainer.run(checkpoint: outURL)
         let csv = Trainer.recordsCSV(trainer.lossRecords())
         var written = ["config.json", "model.safetensors", Trainer.optimizerFileName, Trainer.stateFileName, "records.csv"]
+            + trainer.checkpointFiles.keys.sorted()
         if let records {
             try AtomicFile.write(csv, to: URL(fileURLWithPath: records))
             written.append(records)
