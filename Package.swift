@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "ScalingLaw", targets: ["ScalingLaw"]),
         .library(name: "Reports", targets: ["Reports"]),
         .library(name: "Model", targets: ["Model"]),
+        .library(name: "TextData", targets: ["TextData"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Pruning", targets: ["Pruning"]),
     ],
@@ -42,47 +43,61 @@ let package = Package(
 
         // A seeded generator shared by the fitter (starts, bootstrap) and the engine (init, batches).
         .target(name: "Randomness"),
+        // OpenBLAS as a runtime: its thread count and its kernel family, for every module that calls it.
+        .target(name: "OpenBLASRuntime", dependencies: ["COpenBLAS"]),
         // A seeded mutation fuzzer the reader tests share (not part of the tool).
         .target(name: "Fuzzing", dependencies: ["Randomness"]),
+        // Temporary folders, seeded bytes and small corpora the test targets share (not part of the tool).
+        .target(name: "TestSupport", path: "Tests/Support"),
         // Files that survive crashes: the atomic writer, units of files committed together,
         // output folders that replace only what PruneScale wrote, folder locks, file errors in words.
         .target(name: "Persistence"),
-        .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "Randomness", "Persistence"]),
+        // The one strict JSON parser and writer (duplicate keys, exact numbers, byte positions).
+        .target(name: "JSON"),
+        .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "OpenBLASRuntime", "Randomness", "Persistence"]),
         // The model engine: float32 buffers and BLAS (Tensor), the Llama model with its
         // hand-written backward (Model), corpus, batches and the training loop (Training).
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "Randomness"], swiftSettings: optimizedInDebug + avx2FMA),
-        .target(name: "Model", dependencies: ["Tensor", "Randomness", "Persistence"], swiftSettings: optimizedInDebug + avx2FMA),
-        // ScalingLaw: the trainer emits loss records in the planner's schema (RecordWriter); Yams: the ladder spec.
-        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", "ScalingLaw", "Persistence",
-                                                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Yams", package: "Yams")]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "OpenBLASRuntime", "Randomness"], swiftSettings: optimizedInDebug + avx2FMA),
+        .target(name: "Model", dependencies: ["Tensor", "OpenBLASRuntime", "Randomness", "Persistence", "JSON"], swiftSettings: optimizedInDebug + avx2FMA),
+        // Text in, tokens out, and a model measured on them: corpora and their checksummed fetch,
+        // tokenizers (bytes, BPE), token files and splits, model sources (--model) with their
+        // tokenizers, evaluation and generation. Training and pruning both stand on it.
+        .target(name: "TextData", dependencies: ["Model", "Tensor", "Randomness", "Persistence",
+                                                 .product(name: "Crypto", package: "swift-crypto")]),
+        // The training loop (AdamW over sampled batches, evaluations, save/resume) and the ladder's
+        // pre-training. ScalingLaw: the trainer emits loss records in the planner's schema; Yams: the ladder spec.
+        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", "TextData", "ScalingLaw", "Persistence",
+                                                 .product(name: "Yams", package: "Yams")]),
         // Pruning: calibration, unit scores, surgery (depth, width) and N:M masks.
-        .target(name: "Pruning", dependencies: ["Model", "Tensor", "Randomness", "Training", "COpenBLAS", "Persistence"], swiftSettings: optimizedInDebug),
+        .target(name: "Pruning", dependencies: ["Model", "Tensor", "Randomness", "TextData", "COpenBLAS", "Persistence"], swiftSettings: optimizedInDebug),
         .target(name: "Reports", dependencies: ["ScalingLaw", "Persistence"]),
         // The experiment runner: specs, the grid of cells, the SQLite result store (GRDB), the
         // base → pruned → post-trained → evaluated pipeline, export and report.
-        .target(name: "Experiments", dependencies: ["Model", "Training", "Pruning", "ScalingLaw", "Reports", "Persistence", "Tensor",
+        .target(name: "Experiments", dependencies: ["Model", "OpenBLASRuntime", "TextData", "Training", "Pruning", "ScalingLaw", "Reports", "Persistence", "Tensor",
                                                     .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(
             name: "prunescale",
             dependencies: [
-                "ScalingLaw", "Reports", "Model", "Training", "Pruning", "Persistence", "Experiments",
+                "ScalingLaw", "Reports", "Model", "TextData", "Training", "Pruning", "Persistence", "Experiments", "OpenBLASRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "fit-bench", dependencies: ["ScalingLaw"], path: "benchmarks/fit-vs-scipy/swift"),
-        .executableTarget(name: "train-bench", dependencies: ["Model", "Tensor"], path: "benchmarks/train-throughput/swift"),
-        .executableTarget(name: "eval-bench", dependencies: ["Model", "Tensor"], path: "benchmarks/eval-throughput/swift"),
+        .executableTarget(name: "train-bench", dependencies: ["Model", "Tensor", "OpenBLASRuntime"], path: "benchmarks/train-throughput/swift"),
+        .executableTarget(name: "eval-bench", dependencies: ["Model", "Tensor", "OpenBLASRuntime"], path: "benchmarks/eval-throughput/swift"),
 
         .testTarget(name: "NativeLinkTests", dependencies: ["COpenBLAS", "CGSL", "ScalingLaw"]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw", "Randomness", "Fuzzing"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness", "OpenBLASRuntime"]),
         // Fixtures/ holds Python scripts the interop tests run (found through #filePath).
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness", "Fuzzing", "Training"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Tensor", "ScalingLaw", "Fuzzing"], exclude: ["Fixtures"]),
-        .testTarget(name: "PruningTests", dependencies: ["Pruning", "Model", "Tensor", "Randomness", "Training"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Model", "Persistence", "ScalingLaw"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness", "Fuzzing", "TextData"], exclude: ["Fixtures"]),
+        .testTarget(name: "TextDataTests", dependencies: ["TextData", "Model", "Tensor", "Fuzzing", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "OpenBLASRuntime", "TextData", "Model", "Tensor", "ScalingLaw", "Fuzzing", "TestSupport"]),
+        .testTarget(name: "PruningTests", dependencies: ["Pruning", "Model", "Tensor", "Randomness", "TextData"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "TextData", "Training", "Model", "Persistence", "ScalingLaw"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
         // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
-        .testTarget(name: "CLITests", dependencies: ["prunescale", "ScalingLaw", "Model", "Training", "Persistence", "Tensor"]),
+        .testTarget(name: "CLITests", dependencies: ["prunescale", "OpenBLASRuntime", "ScalingLaw", "Model", "TextData", "Training", "Persistence", "Tensor"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Training
+import TextData
 
 /// What a base model is, as far as results depend on it: a ladder size (its shape and
 /// pre-training settings) or a checkpoint (its path and the hash of its files).

@@ -4,6 +4,7 @@ import Persistence
 import Pruning
 import Tensor
 import Training
+import TextData
 
 /// A base model ready for cells: its folder, identity and the loss every recovery is measured
 /// against (`loss0`, on the eval windows the cells are evaluated on).

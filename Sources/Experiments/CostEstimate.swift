@@ -1,7 +1,6 @@
 import Foundation
 import Model
 import Tensor
-import Training
 
 /// What `run --dry-run` prints: every cell with its state, tokens, FLOPs and the minutes they
 /// take at the speed this machine shows for the base (its stored cells' mean, else a two-step

@@ -1,8 +1,10 @@
 import Foundation
+import OpenBLASRuntime
 import Model
 import Persistence
 import Tensor
 import Training
+import TextData
 
 /// The code version recorded with every stored cell (results are keyed by configuration, not
 /// by this: a new version reuses the cells an older one finished).

@@ -3,6 +3,7 @@ import Persistence
 import Pruning
 import ScalingLaw
 import Training
+import TextData
 import Yams
 
 /// An experiment: which base models to prune, how, how to post-train each pruned model, which

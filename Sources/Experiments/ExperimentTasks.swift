@@ -1,7 +1,9 @@
 import Foundation
+import OpenBLASRuntime
 import Persistence
 import Tensor
 import Training
+import TextData
 
 /// A cell's result as one file, written by a task that runs the cell on its own (a Slurm array
 /// task): SQLite is not safe for concurrent writers on a network file system, so tasks write

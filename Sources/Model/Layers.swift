@@ -1,4 +1,5 @@
 import Foundation
+import OpenBLASRuntime
 import Tensor
 
 /// The decoder's layers as plain functions on raw float32 buffers, each forward beside its

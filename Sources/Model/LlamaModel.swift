@@ -27,6 +27,7 @@
 //           accumulate (+=) so several forward/backward pairs sum before an optimizer step.
 
 import Foundation
+import OpenBLASRuntime
 import Randomness
 import Tensor
 

@@ -1,7 +1,7 @@
 import Foundation
 import Model
 import Randomness
-import Training
+import TextData
 
 /// The text a pruning method looks at: a fixed, seeded set of windows. Every method sees the same
 /// windows in the same order, so two runs with one seed score units identically.

@@ -2,7 +2,7 @@ import Foundation
 import Persistence
 import Model
 import Tensor
-import Training
+import TextData
 
 /// A whole `prunescale prune` run as a library call: load a model (checkpoint folder or GGUF),
 /// draw the calibration windows, prune, score source and result on the eval split, and save the
@@ -84,9 +84,9 @@ public struct PruningJob {
         outcome.report.peakMemoryBytes = peakResidentBytes()
 
         var metadata: [String: String] = [:]
-        let n0 = Trainer.metadataValue(Trainer.n0Keys, in: loaded.metadata).map { Int($0) } ?? ParameterCounts(c).nonEmbedding
+        let n0 = PlannerMetadata.n0(in: loaded.metadata).map { Int($0) } ?? ParameterCounts(c).nonEmbedding
         metadata["n0"] = String(n0)
-        if let l0 = Trainer.metadataValue(Trainer.loss0Keys, in: loaded.metadata) ?? evalBefore { metadata["loss0"] = String(l0) }
+        if let l0 = PlannerMetadata.loss0(in: loaded.metadata) ?? evalBefore { metadata["loss0"] = String(l0) }
         metadata["prunescale.pruning"] = "\(outcome.report.structure.rawValue):\(outcome.report.method)"
         return Result(outcome: outcome, metadata: metadata, files: try TrainingData.tokenizerFiles(tokenizer))
     }

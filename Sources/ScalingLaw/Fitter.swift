@@ -1,4 +1,5 @@
 import Foundation
+import OpenBLASRuntime
 import Randomness
 
 /// A fitted law with what it was fitted on.
@@ -51,7 +52,7 @@ public enum ScalingLawFitter {
         let data = solver.data(points: fitIndices.map { points[$0] }, observed: fitIndices.map { observed[$0] })
         let starts = try StartDesigner.starts(law: law, map: map, options: options)
 
-        let (fits, boot): ([LocalFit], [LocalFit]) = withSingleThreadedBLAS {
+        let (fits, boot): ([LocalFit], [LocalFit]) = BLAS.withThreads(1) {  // a fit is fastest on one BLAS thread; fits run side by side
             let fits = parallelMap(starts.count, threads: options.threads) { solver.fit(data, from: starts[$0]) }
             guard let best = bestFit(fits), options.bootstrap > 0 else { return (fits, []) }
             let runs = runIndices(fitIndices.map { runID[$0] })

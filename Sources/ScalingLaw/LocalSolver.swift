@@ -458,12 +458,3 @@ func huberLoss(_ r: Double, delta: Double) -> Double {
     let a = abs(r)
     return a <= delta ? 0.5 * r * r : delta * (a - 0.5 * delta)
 }
-
-/// Runs `body` with OpenBLAS on one thread (a fit is fastest that way, and fits run side by side
-/// on their own threads), restoring the previous count afterwards.
-func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
-    let previous = openblas_get_num_threads()
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(previous) }
-    return try body()
-}

@@ -1,4 +1,5 @@
 import Foundation
+import TextData
 import Model
 import Persistence
 

@@ -3,6 +3,7 @@ import Model
 import Persistence
 import ScalingLaw
 import Tensor
+import TextData
 
 /// One evaluation during training: the eval-split loss after `tokens` training tokens.
 public struct TrainingRecord: Sendable, Codable, Equatable {
@@ -78,12 +79,9 @@ public struct TrainerState: Sendable, Codable, Equatable {
 /// last; every file records the step, and `resume` refuses files from different steps.
 public final class Trainer {
     public static let optimizerFileName = "optimizer.safetensors"
-    public static let stateFileName = "trainer_state.json"
+    public static let stateFileName = TrainedFolder.stateFileName
     /// The evaluations so far in the planner's schema, saved with every checkpoint.
     public static let recordsFileName = "records.csv"
-    /// Safetensors metadata keys the trainer reads from a checkpoint it starts from.
-    public static let n0Keys = ["n0", "prunescale.n0"]
-    public static let loss0Keys = ["loss0", "prunescale.loss0"]
 
     public let model: LlamaModel
     public let optimizer: AdamW
@@ -130,12 +128,6 @@ public final class Trainer {
         self.evalFile = eval
         self.optimizer = AdamW(model: model, beta1: Float(s.beta1), beta2: Float(s.beta2), weightDecay: Float(s.weightDecay))
         self.progress = progress
-    }
-
-    /// Reads n0 and loss0 from checkpoint metadata (nil when absent or not a number).
-    public static func metadataValue(_ keys: [String], in metadata: [String: String]) -> Double? {
-        for k in keys { if let v = metadata[k].flatMap(Double.init), v.isFinite { return v } }
-        return nil
     }
 
     // MARK: Training

@@ -1,4 +1,5 @@
 import Foundation
+import TextData
 import Model
 
 /// The learning-rate schedule's shape; `TrainingSettings` turns it into an `LRSchedule`.

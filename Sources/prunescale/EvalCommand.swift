@@ -3,6 +3,7 @@ import Foundation
 import Persistence
 import Model
 import Training
+import TextData
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Model
-import Training
+import TextData
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

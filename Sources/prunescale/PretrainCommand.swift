@@ -3,6 +3,7 @@ import Foundation
 import Model
 import Persistence
 import Training
+import TextData
 
 struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

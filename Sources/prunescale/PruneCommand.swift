@@ -5,6 +5,7 @@ import Model
 import Pruning
 import Reports
 import Training
+import TextData
 
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

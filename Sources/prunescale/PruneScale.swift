@@ -1,3 +1,4 @@
+import OpenBLASRuntime
 import ArgumentParser
 import Experiments
 import Persistence

@@ -3,6 +3,7 @@ import Experiments
 import Foundation
 import Persistence
 import Training
+import TextData
 
 /// The spec argument and store of every experiment command.
 struct ExperimentOptions: ParsableArguments {

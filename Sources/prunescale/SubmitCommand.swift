@@ -2,7 +2,7 @@ import ArgumentParser
 import Experiments
 import Foundation
 import Persistence
-import Training
+import TextData
 
 struct SubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Experiments
 import Foundation
-import Training
+import TextData
 
 /// `prepare-base`, `run-cell`, `collect`: the pieces `submit` schedules as Slurm array tasks,
 /// usable by hand too.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Persistence
 import Training
+import TextData
 
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

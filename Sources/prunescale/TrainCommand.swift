@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
+import OpenBLASRuntime
 import Model
 import Persistence
 import ScalingLaw
 import Tensor
 import Training
+import TextData
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -110,12 +112,12 @@ struct TrainCommand: ParsableCommand {
             if let fresh {
                 let name = runName ?? outURL.lastPathComponent
                 trainer = try Trainer(model: fresh.model, settings: fresh.settings, train: data.tokens(split), eval: data.tokens(.eval), run: name,
-                                      n0: Trainer.metadataValue(Trainer.n0Keys, in: fresh.metadata).map { Int($0) },
-                                      loss0: Trainer.metadataValue(Trainer.loss0Keys, in: fresh.metadata),
+                                      n0: PlannerMetadata.n0(in: fresh.metadata).map { Int($0) },
+                                      loss0: PlannerMetadata.loss0(in: fresh.metadata),
                                       labels: ["stage": "train", "split": split.rawValue, "schedule": fresh.settings.schedule.rawValue],
                                       progress: progress)
                 // n0 and loss0 describe the model before pruning and post-training: carry them on.
-                trainer.checkpointMetadata = fresh.metadata.filter { Trainer.n0Keys.contains($0.key) || Trainer.loss0Keys.contains($0.key) }
+                trainer.checkpointMetadata = PlannerMetadata.entries(of: fresh.metadata)
                 log("\(name): \(fresh.settings.totalSteps) steps of \(fresh.settings.tokensPerStep) tokens, \(ParameterCounts(fresh.model.config).nonEmbedding) non-embedding parameters, \(threads) thread(s)")
             } else {
                 let state = try Trainer.loadState(from: outURL)

@@ -1,4 +1,5 @@
 import Foundation
+import OpenBLASRuntime
 import ScalingLaw
 import Tensor
 import Testing

@@ -2,7 +2,6 @@ import Foundation
 import Model
 import Persistence
 import Testing
-import Training
 
 /// Output folders: a command replaces only what PruneScale wrote, never the user's files or the
 /// checkpoint it reads, and two writers of one folder exclude each other.

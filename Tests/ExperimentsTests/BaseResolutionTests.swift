@@ -3,7 +3,7 @@ import Foundation
 import Model
 import Persistence
 import Testing
-import Training
+import TextData
 
 /// How a plan resolves its bases' tokenizers: one spec's bases must read text alike.
 @Suite struct BaseResolutionTests {

@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import TextData
 @testable import Model
 import Randomness
 

@@ -1,4 +1,5 @@
 import Foundation
+@testable import OpenBLASRuntime
 import Testing
 @testable import Tensor
 

@@ -1,3 +1,4 @@
+import OpenBLASRuntime
 import Tensor
 import Testing
 

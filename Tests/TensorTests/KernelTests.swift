@@ -1,4 +1,5 @@
 import Foundation
+import OpenBLASRuntime
 import Randomness
 import Tensor
 import Testing

@@ -1,6 +1,8 @@
 import Foundation
+import OpenBLASRuntime
 import Model
 import Tensor
+import TestSupport
 import Testing
 @testable import Training
 

@@ -2,6 +2,7 @@ import Foundation
 import Model
 import Testing
 @testable import Training
+import TextData
 
 @Suite struct LadderSpecTests {
     static let good = """
@@ -54,6 +55,12 @@ import Testing
         #expect(a.settings.sequenceLength == 128 && b.settings.batchSize == 8 && a.settings.batchSize == 16)
         #expect(a.settings.tokens == 25 * ParameterCounts(a.config).nonEmbedding)
         #expect(a.line == 6 && b.line == 12)
+    }
+
+    /// A ladder spec names its corpus as every other command does.
+    @Test func aLadderCorpusResolvesLikeAnyCorpusName() throws {
+        let spec = try LadderSpec.parse("output: out\ncorpus: study\nsizes:\n  - {name: xs, hidden: 64, layers: 2, heads: 4, mlp_hidden: 176}\n", file: "l.yaml")
+        guard case .mixed = try CorpusSource.resolve(spec.corpus!) else { Issue.record("ladder corpus: study is not the mix"); return }
     }
 
     @Test func errorsNameFileAndLine() {

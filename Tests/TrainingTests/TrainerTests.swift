@@ -1,9 +1,12 @@
 import Foundation
+import OpenBLASRuntime
 import Model
 import ScalingLaw
 import Tensor
+import TestSupport
 import Testing
 @testable import Training
+@testable import TextData
 
 /// Tiny models on pseudo-random byte streams: fast, and every number is reproducible on one thread.
 enum TrainFixture {

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Persistence
 
 /// Tensors under Hugging Face names, wherever a model is stored (one safetensors file, a sharded

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Persistence
 
 /// `LlamaConfig` <-> Hugging Face `config.json` (transformers' `LlamaConfig`), so checkpoints open

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Persistence
 
 /// The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian

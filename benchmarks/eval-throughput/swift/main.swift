@@ -8,6 +8,7 @@
 //       dequantises a GGUF once into a float32 checkpoint folder (Hugging Face layout) that both
 //       sides then load, so they compute with the same weights.
 import Foundation
+import OpenBLASRuntime
 import Model
 import Tensor
 

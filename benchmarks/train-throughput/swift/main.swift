@@ -19,6 +19,7 @@
 // AdamW lr 3e-4, betas (0.9, 0.95), eps 1e-8, weight decay 0.1 on every matrix (embeddings and
 // LM head included), none on norm weights; no clipping. Random tokens: 4 pre-drawn batches, cycled.
 import Foundation
+import OpenBLASRuntime
 import Model
 import Tensor
 import COpenBLAS

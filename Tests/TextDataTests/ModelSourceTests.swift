@@ -1,6 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
-@testable import Training
+@testable import TextData
 
 @Suite struct ModelSourceTests {
     /// A checkpoint folder carries its BPE as tokenizer.json + tokenizer_config.json and reopens

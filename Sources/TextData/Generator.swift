@@ -29,11 +29,11 @@ public enum Generator {
     /// Stops early after sampling `stop` (included in the result).
     public static func generate(_ model: LlamaModel, prompt: [UInt16], count: Int, options: SamplingOptions = SamplingOptions(),
                                 stop: UInt16? = nil) throws -> [UInt16] {
-        guard count >= 0 else { throw TrainingError("token count must be ≥ 0, got \(count)") }
-        guard options.temperature >= 0, options.temperature.isFinite else { throw TrainingError("temperature must be ≥ 0, got \(options.temperature)") }
-        guard options.topK >= 0 else { throw TrainingError("top-k must be ≥ 0, got \(options.topK)") }
+        guard count >= 0 else { throw TextDataError("token count must be ≥ 0, got \(count)") }
+        guard options.temperature >= 0, options.temperature.isFinite else { throw TextDataError("temperature must be ≥ 0, got \(options.temperature)") }
+        guard options.topK >= 0 else { throw TextDataError("top-k must be ≥ 0, got \(options.topK)") }
         let V = model.config.vocabSize
-        if let bad = prompt.first(where: { Int($0) >= V }) { throw TrainingError("prompt token \(bad) is outside the model's vocabulary of \(V)") }
+        if let bad = prompt.first(where: { Int($0) >= V }) { throw TextDataError("prompt token \(bad) is outside the model's vocabulary of \(V)") }
         let window = max(1, min(model.config.maxSequence, options.context ?? 256))
         var sequence = prompt.isEmpty ? [UInt16(10)] : prompt
         var out: [UInt16] = []

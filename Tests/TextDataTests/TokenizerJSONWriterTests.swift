@@ -1,6 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
-@testable import Training
+@testable import TextData
 
 /// `BPETokenizer.tokenizerJSON()`: read back by us, the file is the same tokenizer (name, ids); read
 /// by the `tokenizers` library, it gives our ids, and the library saves what it read as we wrote it.

@@ -1,6 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
-@testable import Training
+@testable import TextData
 
 /// Pre-tokenizers on cases worked by hand from the regexes (BPEParityTests checks them against
 /// the library at scale; these say what the rules are).

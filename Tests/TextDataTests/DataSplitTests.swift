@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import TextData
 import Testing
 
 @Suite struct DataSplitTests {

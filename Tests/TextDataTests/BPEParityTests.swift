@@ -1,6 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
-@testable import Training
+@testable import TextData
 
 /// The acceptance test of the BPE tokenizer: identical ids to the `tokenizers` library. The
 /// reference is made by Fixtures/bpe_reference.py from SmolLM2-135M-Instruct's GGUF (its

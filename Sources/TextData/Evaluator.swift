@@ -31,11 +31,11 @@ public enum Evaluator {
     ///   - sequenceLength: shortened to `tokens.count - 1` when the text holds less than one window.
     public static func evaluate(_ model: LlamaModel, tokens: UnsafeBufferPointer<UInt16>, sequenceLength: Int, batchSize: Int,
                                 maxTokens: Int? = nil) throws -> EvalResult {
-        guard tokens.count >= 2 else { throw TrainingError("evaluation needs at least 2 tokens, got \(tokens.count)") }
-        guard sequenceLength > 0, batchSize > 0 else { throw TrainingError("evaluation: sequence length and batch size must be positive") }
+        guard tokens.count >= 2 else { throw TextDataError("evaluation needs at least 2 tokens, got \(tokens.count)") }
+        guard sequenceLength > 0, batchSize > 0 else { throw TextDataError("evaluation: sequence length and batch size must be positive") }
         let V = model.config.vocabSize
         if let bad = tokens.first(where: { Int($0) >= V }) {
-            throw TrainingError("token id \(bad) is outside the model's vocabulary of \(V)")
+            throw TextDataError("token id \(bad) is outside the model's vocabulary of \(V)")
         }
         let T = min(sequenceLength, tokens.count - 1, model.config.maxSequence)
         let available = (tokens.count - 1) / T
@@ -58,7 +58,7 @@ public enum Evaluator {
 
     public static func evaluate(_ model: LlamaModel, file: TokenFile, sequenceLength: Int, batchSize: Int, maxTokens: Int? = nil) throws -> EvalResult {
         guard file.count >= 2 else {
-            throw TrainingError("\(file.url.path): holds \(file.count) tokens, evaluation needs at least 2 (a corpus this small leaves its split empty; give it more text)")
+            throw TextDataError("\(file.url.path): holds \(file.count) tokens, evaluation needs at least 2 (a corpus this small leaves its split empty; give it more text)")
         }
         return try evaluate(model, tokens: file.tokens, sequenceLength: sequenceLength, batchSize: batchSize, maxTokens: maxTokens)
     }

@@ -1,6 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
-@testable import Training
+@testable import TextData
 
 /// Debian corpora from local .debs built here with `dpkg-deb --build` (no network), and one
 /// real fetch of the pinned packages from the Debian mirror.

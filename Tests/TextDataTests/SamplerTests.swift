@@ -1,6 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
-@testable import Training
+@testable import TextData
 
 @Suite struct SamplerTests {
     /// A token file holding 0, 1, 2, ... (mod 65536) so every window's content reveals its offset.

@@ -36,16 +36,14 @@ public enum TrainingData {
     /// weights of one step with a trainer state of another if the save was killed; such a folder
     /// is refused rather than used as if it were one model.
     static func checkOneStep(_ directory: URL, weights metadata: [String: String]) throws {
-        guard let weightsStep = metadata["prunescale.step"],
-              FileManager.default.fileExists(atPath: directory.appendingPathComponent(Trainer.stateFileName).path) else { return }
-        let state = try Trainer.loadState(from: directory)
+        guard let weightsStep = metadata["prunescale.step"], let state = try TrainedFolder.read(directory) else { return }
         guard weightsStep == "\(state.step)" else {
-            throw TrainingError("\(directory.path): the weights are from step \(weightsStep) but \(Trainer.stateFileName) from step \(state.step): an interrupted save of an older PruneScale mixed two steps; this folder cannot be used, train again")
+            throw TextDataError("\(directory.path): the weights are from step \(weightsStep) but \(TrainedFolder.stateFileName) from step \(state.step): an interrupted save of an older PruneScale mixed two steps; this folder cannot be used, train again")
         }
     }
 
     /// The sequence length a checkpoint was trained at (its trainer state), if it has one.
     public static func trainedSequenceLength(_ directory: URL) -> Int? {
-        (try? Trainer.loadState(from: directory))?.settings.sequenceLength
+        (try? TrainedFolder.read(directory))??.settings.sequenceLength
     }
 }

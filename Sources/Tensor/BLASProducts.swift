@@ -1,16 +1,12 @@
 import COpenBLAS
+import OpenBLASRuntime
 
-/// OpenBLAS thread control and the single-precision matrix products the engine is built on.
+/// The single-precision matrix products the engine is built on (OpenBLAS).
 ///
 /// All matrices are row-major. `op(X)` is `X` or `X^T`. The four transpose combinations cover a
 /// linear layer's forward (`x W^T`: NT), input gradient (`dy W`: NN) and weight gradient
 /// (`dy^T x`: TN).
-public enum BLAS {
-    public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
-    }
-
+extension BLAS {
     /// `C[m, n] = alpha * op(A) op(B) + beta * C`, where `op(A)` is `[m, k]` and `op(B)` is `[k, n]`.
     /// `lda`/`ldb`/`ldc` are the row strides of the stored matrices (as stored, before `op`).
     @inline(__always)

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Training
+@testable import TextData
 
 /// The transform from dictd's GCIDE to plain text. The inputs are entries of dict-gcide
 /// 0.48.5+nmu2 (GCIDE, GPL 2 or later) exactly as the package's gcide.dict.dz holds them.

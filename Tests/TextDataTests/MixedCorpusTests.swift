@@ -1,6 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
-@testable import Training
+@testable import TextData
 
 @Suite struct MixedCorpusTests {
     static let sizes = ["shakespeare": CorpusManifest.shakespeare.bytes, "gcide": DebianCorpusManifest.gcide.bytes,
@@ -90,9 +91,6 @@ import Testing
         } catch {
             #expect("\(error)" == "nosuch: no such directory (nor a named corpus: shakespeare, gcide, bible, study)")
         }
-        // A ladder spec names the corpus the same way.
-        let spec = try LadderSpec.parse("output: out\ncorpus: study\nsizes:\n  - {name: xs, hidden: 64, layers: 2, heads: 4, mlp_hidden: 176}\n", file: "l.yaml")
-        guard case .mixed = try CorpusSource.resolve(spec.corpus!) else { Issue.record("ladder corpus: study is not the mix"); return }
     }
 
     @Test func aMixKeepsItsOwnSplitsAndMustBeFetchedFirst() throws {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Training
+@testable import TextData
 
 /// tokenizer.json files the reader refuses: one line naming the file and the JSON place.
 @Suite struct TokenizerJSONTests {
