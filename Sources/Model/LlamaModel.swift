@@ -10,7 +10,8 @@
 //                   residual[l] [N,C] (block input; residual[L] feeds the final norm)
 //                   ln1 [N,C], rstd1 [N], qkv [N,(H+2KV)*D] (each row: q and k after RoPE, then v;
 //                   one product, since Wq, Wk, Wv are consecutive rows of the flat buffer),
-//                   probs [B,H,T,T] (causal blocks only), att [N,H*D] (heads concatenated), mid [N,C]
+//                   attention's saved state (CausalAttention: per (b, h), 2T floats on the tiled path,
+//                   T x T probabilities on the blocked one), att [N,H*D] (heads concatenated), mid [N,C]
 //                   (after attention's residual add), ln2 [N,C], rstd2 [N], gu [N,2F] (each row: gate,
 //                   then up; one product likewise), act [N,F] = silu(gate)*up;
 //                   then lnf [N,C], rstdf [N], logits [N,V], per-row losses and log-sum-exps [N].
@@ -57,15 +58,16 @@ struct BlockOffsets {
     }
 }
 
-/// Activation and scratch buffers for up to `capacityRows` rows and `capacityScores` attention entries.
+/// Activation and scratch buffers for up to `capacityRows` rows, and each block's attention with
+/// room for its saved state.
 final class Activations {
     struct Block {
         /// `qkv [N, (H + 2 KV) D]`: q, k (both after RoPE) and v side by side in each row;
         /// `gu [N, 2F]`: gate and up side by side in each row.
-        let ln1, rstd1, qkv, probs, att, mid, ln2, rstd2, gu, act: FloatBuffer
+        let ln1, rstd1, qkv, att, mid, ln2, rstd2, gu, act: FloatBuffer
+        let attention: CausalAttention
     }
     let capacityRows: Int
-    let capacityScores: Int  // B * T * T
     let residual: [FloatBuffer]
     let blocks: [Block]
     let lnf, rstdf, logits, losses, lse: FloatBuffer
@@ -76,21 +78,21 @@ final class Activations {
     lazy var dln = FloatBuffer(count: n * C)
     lazy var dqkv = FloatBuffer(count: n * maxQKVD)
     lazy var datt = FloatBuffer(count: n * maxHD)
-    lazy var dscores = FloatBuffer(count: capacityScores * maxH)
     lazy var dact = FloatBuffer(count: n * maxF)
     lazy var dgu = FloatBuffer(count: n * 2 * maxF)
 
-    init(_ c: LlamaConfig, rows n: Int, scores: Int) {
+    init(_ c: LlamaConfig, batch B: Int, seqLen T: Int, attentionPath: CausalAttention.Path) {
+        let n = B * T
         capacityRows = n
-        capacityScores = scores
         let C = c.hidden, D = c.headDim
         residual = (0...c.blocks.count).map { _ in FloatBuffer(count: n * C) }
         blocks = c.blocks.map { b in
-            Block(ln1: FloatBuffer(count: n * C), rstd1: FloatBuffer(count: n),
-                  qkv: FloatBuffer(count: n * (b.heads + 2 * b.kvHeads) * D),
-                  probs: FloatBuffer(count: scores * b.heads), att: FloatBuffer(count: n * b.heads * D),
-                  mid: FloatBuffer(count: n * C), ln2: FloatBuffer(count: n * C), rstd2: FloatBuffer(count: n),
-                  gu: FloatBuffer(count: n * 2 * b.mlpHidden), act: FloatBuffer(count: n * b.mlpHidden))
+            let attention = CausalAttention(path: attentionPath, heads: b.heads, kvHeads: b.kvHeads, headDim: D)
+            attention.reserve(batch: B, seqLen: T)
+            return Block(ln1: FloatBuffer(count: n * C), rstd1: FloatBuffer(count: n),
+                         qkv: FloatBuffer(count: n * (b.heads + 2 * b.kvHeads) * D), att: FloatBuffer(count: n * b.heads * D),
+                         mid: FloatBuffer(count: n * C), ln2: FloatBuffer(count: n * C), rstd2: FloatBuffer(count: n),
+                         gu: FloatBuffer(count: n * 2 * b.mlpHidden), act: FloatBuffer(count: n * b.mlpHidden), attention: attention)
         }
         lnf = FloatBuffer(count: n * C)
         rstdf = FloatBuffer(count: n)
@@ -121,6 +123,11 @@ public final class LlamaModel {
     /// (restored after each forward/backward); with one, products go to BLAS whole and use
     /// `BLAS.threads`. Results are bit-identical for every thread count.
     public var threads: Int
+    /// The attention implementation the blocks run: the build's faster one unless a caller (a
+    /// parity test) asks for the other. Changing it drops the activations.
+    public var attentionPath: CausalAttention.Path = .preferred {
+        didSet { if attentionPath != oldValue { acts = nil } }
+    }
 
     let rope: RopeTables
     let blockOffsets: [BlockOffsets]
@@ -228,9 +235,9 @@ public final class LlamaModel {
             precondition(targets.count == N, "forward: \(targets.count) targets for \(N) tokens")
             precondition(targets.allSatisfy { $0 >= 0 && Int($0) < V }, "forward: target id out of range 0..<\(V)")
         }
-        if acts == nil || acts!.capacityRows < N || acts!.capacityScores < B * T * T {
+        if acts == nil || acts!.capacityRows < N {
             acts = nil  // free the old set before allocating the bigger one
-            acts = Activations(config, rows: N, scores: B * T * T)
+            acts = Activations(config, batch: B, seqLen: T, attentionPath: attentionPath)
         }
         let a = acts!
         forwardPasses += 1
@@ -242,54 +249,52 @@ public final class LlamaModel {
 
         let P = params.pointer, eps = Float(config.normEps), th = threads
         // With our own workers, OpenBLAS runs single-threaded inside them (see `Layers.gemm`).
-        let blasThreads = BLAS.threads, pinBLAS = th > 1 && blasThreads != 1
-        if pinBLAS { BLAS.threads = 1 }
-        defer { if pinBLAS { BLAS.threads = blasThreads } }
-        self.tokens.withUnsafeBufferPointer { tok in
-            Layers.embeddingForward(out: a.residual[0].pointer, tokens: tok.baseAddress!, table: P + embedOffset, n: N, c: C)
-        }
-        for (l, shape) in config.blocks.enumerated() {
-            let o = blockOffsets[l], s = a.blocks[l], x = a.residual[l].pointer
-            let H = shape.heads, KV = shape.kvHeads, F = shape.mlpHidden
-            Layers.rmsnormForward(out: s.ln1.pointer, rstd: s.rstd1.pointer, x: x, weight: P + o.inputNorm, rows: N, cols: C, eps: eps, threads: th)
-            // q, k, v in one product: their weights are consecutive rows of one [(H + 2 KV) D, C] matrix.
-            let W = (H + 2 * KV) * D, qkv = s.qkv.pointer
-            Layers.linearForward(out: qkv, x: s.ln1.pointer, weight: P + o.q, n: N, inF: C, outF: W, threads: th)
-            // q's H heads and k's KV heads are adjacent in each row: one RoPE pass over H + KV heads.
-            Layers.rope(qkv, rowStride: W, batch: B, seqLen: T, heads: H + KV, tables: rope, threads: th)
-            Layers.attentionForward(out: s.att.pointer, outStride: H * D, probs: s.probs.pointer, q: qkv, qStride: W,
-                                    k: qkv + H * D, v: qkv + (H + KV) * D, kvStride: W,
-                                    batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: D, threads: th)
-            s.mid.pointer.update(from: x, count: N * C)
-            Layers.linearForward(out: s.mid.pointer, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C, accumulate: true, threads: th)
-            if let ob = o.oBias { Kernels.addRow(P + ob, toRowsOf: s.mid.pointer, rows: N, cols: C, threads: th) }
-            Layers.rmsnormForward(out: s.ln2.pointer, rstd: s.rstd2.pointer, x: s.mid.pointer, weight: P + o.postNorm, rows: N, cols: C, eps: eps, threads: th)
-            // gate and up in one product (consecutive rows of one [2F, C] matrix).
-            let gu = s.gu.pointer
-            Layers.linearForward(out: gu, x: s.ln2.pointer, weight: P + o.gate, n: N, inF: C, outF: 2 * F, threads: th)
-            Layers.swigluForward(out: s.act.pointer, gate: gu, up: gu + F, rows: N, cols: F, inStride: 2 * F, threads: th)
-            let next = a.residual[l + 1].pointer
-            next.update(from: s.mid.pointer, count: N * C)
-            Layers.linearForward(out: next, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C, accumulate: true, threads: th)
-            if let db = o.downBias { Kernels.addRow(P + db, toRowsOf: next, rows: N, cols: C, threads: th) }
-        }
-        let xL = a.residual[config.blocks.count].pointer
-        Layers.rmsnormForward(out: a.lnf.pointer, rstd: a.rstdf.pointer, x: xL, weight: P + finalNormOffset, rows: N, cols: C, eps: eps, threads: th)
-        Layers.linearForward(out: a.logits.pointer, x: a.lnf.pointer, weight: P + headOffset, n: N, inF: C, outF: V, threads: th)
+        return BLAS.withThreads(1, when: th > 1) { () -> Float in
+            self.tokens.withUnsafeBufferPointer { tok in
+                Layers.embeddingForward(out: a.residual[0].pointer, tokens: tok.baseAddress!, table: P + embedOffset, n: N, c: C)
+            }
+            for (l, shape) in config.blocks.enumerated() {
+                let o = blockOffsets[l], s = a.blocks[l], x = a.residual[l].pointer
+                let H = shape.heads, KV = shape.kvHeads, F = shape.mlpHidden
+                Layers.rmsnormForward(out: s.ln1.pointer, rstd: s.rstd1.pointer, x: x, weight: P + o.inputNorm, rows: N, cols: C, eps: eps, threads: th)
+                // q, k, v in one product: their weights are consecutive rows of one [(H + 2 KV) D, C] matrix.
+                let W = (H + 2 * KV) * D, qkv = s.qkv.pointer
+                Layers.linearForward(out: qkv, x: s.ln1.pointer, weight: P + o.q, n: N, inF: C, outF: W, threads: th)
+                // q's H heads and k's KV heads are adjacent in each row: one RoPE pass over H + KV heads.
+                Layers.rope(qkv, rowStride: W, batch: B, seqLen: T, heads: H + KV, tables: rope, threads: th)
+                s.attention.forward(out: s.att.pointer, outStride: H * D, q: qkv, qStride: W, k: qkv + H * D, v: qkv + (H + KV) * D,
+                                    kvStride: W, batch: B, seqLen: T, threads: th)
+                s.mid.pointer.update(from: x, count: N * C)
+                Layers.linearForward(out: s.mid.pointer, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C, accumulate: true, threads: th)
+                if let ob = o.oBias { Kernels.addRow(P + ob, toRowsOf: s.mid.pointer, rows: N, cols: C, threads: th) }
+                Layers.rmsnormForward(out: s.ln2.pointer, rstd: s.rstd2.pointer, x: s.mid.pointer, weight: P + o.postNorm, rows: N, cols: C, eps: eps, threads: th)
+                // gate and up in one product (consecutive rows of one [2F, C] matrix).
+                let gu = s.gu.pointer
+                Layers.linearForward(out: gu, x: s.ln2.pointer, weight: P + o.gate, n: N, inF: C, outF: 2 * F, threads: th)
+                Layers.swigluForward(out: s.act.pointer, gate: gu, up: gu + F, rows: N, cols: F, inStride: 2 * F, threads: th)
+                let next = a.residual[l + 1].pointer
+                next.update(from: s.mid.pointer, count: N * C)
+                Layers.linearForward(out: next, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C, accumulate: true, threads: th)
+                if let db = o.downBias { Kernels.addRow(P + db, toRowsOf: next, rows: N, cols: C, threads: th) }
+            }
+            let xL = a.residual[config.blocks.count].pointer
+            Layers.rmsnormForward(out: a.lnf.pointer, rstd: a.rstdf.pointer, x: xL, weight: P + finalNormOffset, rows: N, cols: C, eps: eps, threads: th)
+            Layers.linearForward(out: a.logits.pointer, x: a.lnf.pointer, weight: P + headOffset, n: N, inF: C, outF: V, threads: th)
 
-        guard !self.targets.isEmpty else {
-            backwardReady = false
-            return .nan
+            guard !self.targets.isEmpty else {
+                backwardReady = false
+                return .nan
+            }
+            self.targets.withUnsafeBufferPointer { tg in
+                Layers.crossEntropyForward(losses: a.losses.pointer, lse: a.lse.pointer, logits: a.logits.pointer, targets: tg.baseAddress!,
+                                           rows: N, vocab: V, threads: th)
+            }
+            backwardReady = true
+            // Row order, in Double: the same sum whatever the thread count.
+            var sum = 0.0
+            for i in 0..<N { sum += Double(a.losses[i]) }
+            return Float(sum / Double(N))
         }
-        self.targets.withUnsafeBufferPointer { tg in
-            Layers.crossEntropyForward(losses: a.losses.pointer, lse: a.lse.pointer, logits: a.logits.pointer, targets: tg.baseAddress!,
-                                       rows: N, vocab: V, threads: th)
-        }
-        backwardReady = true
-        // Row order, in Double: the same sum whatever the thread count.
-        var sum = 0.0
-        for i in 0..<N { sum += Double(a.losses[i]) }
-        return Float(sum / Double(N))
     }
 
     @discardableResult
@@ -336,53 +341,50 @@ public final class LlamaModel {
         let a = acts!, B = batch, T = seqLen, N = B * T
         let V = config.vocabSize, C = config.hidden, D = config.headDim, th = threads
         let P = params.pointer, G = grads.pointer
-        let blasThreads = BLAS.threads, pinBLAS = th > 1 && blasThreads != 1
-        if pinBLAS { BLAS.threads = 1 }
-        defer { if pinBLAS { BLAS.threads = blasThreads } }
-        let dres = a.dres.pointer, dln = a.dln.pointer
+        BLAS.withThreads(1, when: th > 1) {
+            let dres = a.dres.pointer, dln = a.dln.pointer
 
-        targets.withUnsafeBufferPointer { tg in
-            Layers.crossEntropyBackward(logits: a.logits.pointer, lse: a.lse.pointer, targets: tg.baseAddress!, rows: N, vocab: V,
-                                        scale: lossScale / Float(N), threads: th)
-        }
-        let dlogits = a.logits.pointer
-        Layers.linearBackward(dx: dln, dweight: G + headOffset, dout: dlogits, x: a.lnf.pointer, weight: P + headOffset, n: N, inF: C, outF: V, threads: th)
-        a.dres.zero()
-        Layers.rmsnormBackward(dx: dres, dweight: G + finalNormOffset, dout: dln, x: a.residual[config.blocks.count].pointer,
-                               weight: P + finalNormOffset, rstd: a.rstdf.pointer, rows: N, cols: C, threads: th)
+            targets.withUnsafeBufferPointer { tg in
+                Layers.crossEntropyBackward(logits: a.logits.pointer, lse: a.lse.pointer, targets: tg.baseAddress!, rows: N, vocab: V,
+                                            scale: lossScale / Float(N), threads: th)
+            }
+            let dlogits = a.logits.pointer
+            Layers.linearBackward(dx: dln, dweight: G + headOffset, dout: dlogits, x: a.lnf.pointer, weight: P + headOffset, n: N, inF: C, outF: V, threads: th)
+            a.dres.zero()
+            Layers.rmsnormBackward(dx: dres, dweight: G + finalNormOffset, dout: dln, x: a.residual[config.blocks.count].pointer,
+                                   weight: P + finalNormOffset, rstd: a.rstdf.pointer, rows: N, cols: C, threads: th)
 
-        for l in stride(from: config.blocks.count - 1, through: 0, by: -1) {
-            let shape = config.blocks[l], o = blockOffsets[l], s = a.blocks[l]
-            let H = shape.heads, KV = shape.kvHeads, F = shape.mlpHidden
-            // MLP: residual[l+1] = mid + act Wd^T + bd, act = silu(gate) * up. Here dres is
-            // d loss / d residual[l+1], which is also the gradient of the down product's output.
-            if let db = o.downBias { Kernels.addColumnSums(of: dres, rows: N, cols: C, into: G + db, threads: th) }
-            Layers.linearBackward(dx: a.dact.pointer, dweight: G + o.down, dout: dres, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C, threads: th)
-            let gu = s.gu.pointer, dgu = a.dgu.pointer
-            Layers.swigluBackward(dgate: dgu, dup: dgu + F, dout: a.dact.pointer, gate: gu, up: gu + F, rows: N, cols: F, inStride: 2 * F,
-                                  threads: th)
-            Layers.linearBackward(dx: dln, dweight: G + o.gate, dout: dgu, x: s.ln2.pointer, weight: P + o.gate, n: N, inF: C, outF: 2 * F,
-                                  threads: th)
-            Layers.rmsnormBackward(dx: dres, dweight: G + o.postNorm, dout: dln, x: s.mid.pointer, weight: P + o.postNorm, rstd: s.rstd2.pointer,
-                                   rows: N, cols: C, threads: th)
-            // Attention: mid = x + att Wo^T + bo. The post-norm backward has just added its input
-            // gradient, so dres is now d loss / d mid, the gradient of the o product's output.
-            if let ob = o.oBias { Kernels.addColumnSums(of: dres, rows: N, cols: C, into: G + ob, threads: th) }
-            Layers.linearBackward(dx: a.datt.pointer, dweight: G + o.o, dout: dres, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C, threads: th)
-            let W = (H + 2 * KV) * D, qkv = s.qkv.pointer, dqkv = a.dqkv.pointer
-            Layers.attentionBackward(dq: dqkv, dk: dqkv + H * D, dv: dqkv + (H + KV) * D, scratch: a.dscores.pointer,
-                                     dout: a.datt.pointer, outStride: H * D, probs: s.probs.pointer, q: qkv, qStride: W,
-                                     k: qkv + H * D, v: qkv + (H + KV) * D, kvStride: W,
-                                     batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: D, threads: th)
-            Layers.rope(dqkv, rowStride: W, batch: B, seqLen: T, heads: H + KV, tables: rope, inverse: true, threads: th)
-            Layers.linearBackward(dx: dln, dweight: G + o.q, dout: dqkv, x: s.ln1.pointer, weight: P + o.q, n: N, inF: C, outF: W, threads: th)
-            Layers.rmsnormBackward(dx: dres, dweight: G + o.inputNorm, dout: dln, x: a.residual[l].pointer, weight: P + o.inputNorm,
-                                   rstd: s.rstd1.pointer, rows: N, cols: C, threads: th)
+            for l in stride(from: config.blocks.count - 1, through: 0, by: -1) {
+                let shape = config.blocks[l], o = blockOffsets[l], s = a.blocks[l]
+                let H = shape.heads, KV = shape.kvHeads, F = shape.mlpHidden
+                // MLP: residual[l+1] = mid + act Wd^T + bd, act = silu(gate) * up. Here dres is
+                // d loss / d residual[l+1], which is also the gradient of the down product's output.
+                if let db = o.downBias { Kernels.addColumnSums(of: dres, rows: N, cols: C, into: G + db, threads: th) }
+                Layers.linearBackward(dx: a.dact.pointer, dweight: G + o.down, dout: dres, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C, threads: th)
+                let gu = s.gu.pointer, dgu = a.dgu.pointer
+                Layers.swigluBackward(dgate: dgu, dup: dgu + F, dout: a.dact.pointer, gate: gu, up: gu + F, rows: N, cols: F, inStride: 2 * F,
+                                      threads: th)
+                Layers.linearBackward(dx: dln, dweight: G + o.gate, dout: dgu, x: s.ln2.pointer, weight: P + o.gate, n: N, inF: C, outF: 2 * F,
+                                      threads: th)
+                Layers.rmsnormBackward(dx: dres, dweight: G + o.postNorm, dout: dln, x: s.mid.pointer, weight: P + o.postNorm, rstd: s.rstd2.pointer,
+                                       rows: N, cols: C, threads: th)
+                // Attention: mid = x + att Wo^T + bo. The post-norm backward has just added its input
+                // gradient, so dres is now d loss / d mid, the gradient of the o product's output.
+                if let ob = o.oBias { Kernels.addColumnSums(of: dres, rows: N, cols: C, into: G + ob, threads: th) }
+                Layers.linearBackward(dx: a.datt.pointer, dweight: G + o.o, dout: dres, x: s.att.pointer, weight: P + o.o, n: N, inF: H * D, outF: C, threads: th)
+                let W = (H + 2 * KV) * D, qkv = s.qkv.pointer, dqkv = a.dqkv.pointer
+                s.attention.backward(dq: dqkv, dk: dqkv + H * D, dv: dqkv + (H + KV) * D, dout: a.datt.pointer, outStride: H * D,
+                                     q: qkv, qStride: W, k: qkv + H * D, v: qkv + (H + KV) * D, kvStride: W, threads: th)
+                Layers.rope(dqkv, rowStride: W, batch: B, seqLen: T, heads: H + KV, tables: rope, inverse: true, threads: th)
+                Layers.linearBackward(dx: dln, dweight: G + o.q, dout: dqkv, x: s.ln1.pointer, weight: P + o.q, n: N, inF: C, outF: W, threads: th)
+                Layers.rmsnormBackward(dx: dres, dweight: G + o.inputNorm, dout: dln, x: a.residual[l].pointer, weight: P + o.inputNorm,
+                                       rstd: s.rstd1.pointer, rows: N, cols: C, threads: th)
+            }
+            tokens.withUnsafeBufferPointer { tok in
+                Layers.embeddingBackward(dTable: G + embedOffset, dout: dres, tokens: tok.baseAddress!, n: N, c: C)
+            }
+            if let mask { Kernels.multiply(G, by: mask.pointer, count: layout.totalCount) }
         }
-        tokens.withUnsafeBufferPointer { tok in
-            Layers.embeddingBackward(dTable: G + embedOffset, dout: dres, tokens: tok.baseAddress!, n: N, c: C)
-        }
-        if let mask { Kernels.multiply(G, by: mask.pointer, count: layout.totalCount) }
     }
 
     /// Scales the gradients so their global L2 norm is at most `maxNorm`; returns the norm before.

@@ -4,27 +4,25 @@ import Randomness
 import Tensor
 import Testing
 
-/// `Layers.attentionForward`/`attentionBackward` at the benchmark's sequence lengths (the gradient
-/// and parity tests stop at T = 64), through the strided overloads the model calls (q, k, v side by
-/// side in one fused row): against float64 loops, and bit-identical for 1 and 2 threads. Runs
-/// whichever implementation the build selects (`Attention.tiledKernelsPreferred`).
+/// `CausalAttention` at the benchmark's sequence lengths (the gradient and parity tests stop at
+/// T = 64), with the strides the model uses (q, k, v side by side in one fused row): against
+/// float64 loops, and bit-identical for 1 and 2 threads. Both implementations, on every build.
 @Suite struct AttentionLayerTests {
-    @Test(arguments: [(2, 128, 4, 4, 32), (3, 130, 4, 2, 16), (1, 100, 2, 1, 64)])
-    func longSequencesMatchReferenceAndThreadCounts(_ shape: (Int, Int, Int, Int, Int)) {
+    @Test(arguments: [(2, 128, 4, 4, 32), (3, 130, 4, 2, 16), (1, 100, 2, 1, 64)], CausalAttention.Path.allCases)
+    func longSequencesMatchReferenceAndThreadCounts(_ shape: (Int, Int, Int, Int, Int), path: CausalAttention.Path) {
         let (B, T, H, KV, d) = shape
         let W = (H + 2 * KV) * d, N = B * T
         var rng = SeededRandom(seed: UInt64(T * 7 + d))
         let qkv = FloatBuffer(randomFloats(N * W, &rng)), dout = FloatBuffer(randomFloats(N * H * d, &rng))
         func run(threads: Int) -> (out: [Float], dqkv: [Float]) {
-            let out = FloatBuffer(count: N * H * d), probs = FloatBuffer(count: B * H * T * T), scratch = FloatBuffer(count: B * H * T * T)
+            let out = FloatBuffer(count: N * H * d), attention = CausalAttention(path: path, heads: H, kvHeads: KV, headDim: d)
             let dqkv = FloatBuffer(count: N * W)
             dqkv.fill(.nan)
             let x = qkv.pointer, g = dqkv.pointer
-            Layers.attentionForward(out: out.pointer, outStride: H * d, probs: probs.pointer, q: x, qStride: W, k: x + H * d,
-                                    v: x + (H + KV) * d, kvStride: W, batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: d, threads: threads)
-            Layers.attentionBackward(dq: g, dk: g + H * d, dv: g + (H + KV) * d, scratch: scratch.pointer, dout: dout.pointer, outStride: H * d,
-                                     probs: probs.pointer, q: x, qStride: W, k: x + H * d, v: x + (H + KV) * d, kvStride: W,
-                                     batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: d, threads: threads)
+            attention.forward(out: out.pointer, outStride: H * d, q: x, qStride: W, k: x + H * d, v: x + (H + KV) * d, kvStride: W,
+                              batch: B, seqLen: T, threads: threads)
+            attention.backward(dq: g, dk: g + H * d, dv: g + (H + KV) * d, dout: dout.pointer, outStride: H * d,
+                               q: x, qStride: W, k: x + H * d, v: x + (H + KV) * d, kvStride: W, threads: threads)
             return (out.array, dqkv.array)
         }
         let one = run(threads: 1), two = run(threads: 2)

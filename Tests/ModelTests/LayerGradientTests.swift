@@ -120,17 +120,17 @@ import Testing
         #expect(inter[8] == 0 && inter[9] == 0 && abs(inter[10] - cos(0.02)) < 1e-6 && abs(inter[11] - sin(0.02)) < 1e-6)
     }
 
-    /// Attention with grouped-query heads (4 query heads on 2 KV heads) and the causal mask.
-    @Test func attention() {
+    /// Attention with grouped-query heads (4 query heads on 2 KV heads) and the causal mask, both implementations.
+    @Test(arguments: CausalAttention.Path.allCases) func attention(path: CausalAttention.Path) {
         var rng = SeededRandom(seed: 5)
         let b = 2, t = 5, h = 4, kv = 2, d = 4
         let n = b * t, qw = h * d, kw = kv * d
         let q = FloatBuffer(randomFloats(n * qw, &rng)), k = FloatBuffer(randomFloats(n * kw, &rng)), v = FloatBuffer(randomFloats(n * kw, &rng))
         let r = randomFloats(n * qw, &rng)
-        let out = FloatBuffer(count: n * qw), probs = FloatBuffer(count: b * h * t * t)
+        let out = FloatBuffer(count: n * qw), attention = CausalAttention(path: path, heads: h, kvHeads: kv, headDim: d)
         func f() -> Double {
-            Layers.attentionForward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer,
-                                    batch: b, seqLen: t, heads: h, kvHeads: kv, headDim: d, threads: 2)
+            attention.forward(out: out.pointer, outStride: qw, q: q.pointer, qStride: qw, k: k.pointer, v: v.pointer, kvStride: kw,
+                              batch: b, seqLen: t, threads: 2)
             return dot(out, r)
         }
         _ = f()
@@ -155,11 +155,9 @@ import Testing
             }
         }
         let dq = FloatBuffer(count: n * qw), dk = FloatBuffer(count: n * kw), dv = FloatBuffer(count: n * kw)
-        let scratch = FloatBuffer(count: probs.count)
         r.withUnsafeBufferPointer { rp in
-            Layers.attentionBackward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, scratch: scratch.pointer, dout: rp.baseAddress!,
-                                     probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer,
-                                     batch: b, seqLen: t, heads: h, kvHeads: kv, headDim: d, threads: 2)
+            attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: rp.baseAddress!, outStride: qw,
+                               q: q.pointer, qStride: qw, k: k.pointer, v: v.pointer, kvStride: kw, threads: 2)
         }
         #expect(relativeError(numericalGradient(q.pointer, indices: Array(0..<(n * qw)), h: 1e-2, f), dq.doubles) < Self.tolerance)
         #expect(relativeError(numericalGradient(k.pointer, indices: Array(0..<(n * kw)), h: 1e-2, f), dk.doubles) < Self.tolerance)

@@ -45,6 +45,25 @@ func randomTokens(_ n: Int, vocab: Int, _ rng: inout SeededRandom) -> [Int32] {
         }
     }
 
+    /// The model runs either attention implementation (`attentionPath`) to the same loss and
+    /// gradients, up to float32 rounding (their arithmetic differs), on every build.
+    @Test func bothAttentionPathsGiveTheSameLossAndGradients() throws {
+        let config = tinyConfig(tied: false)
+        var rng = SeededRandom(seed: 21)
+        let b = 3, t = 16
+        let tokens = randomTokens(b * t, vocab: config.vocabSize, &rng), targets = randomTokens(b * t, vocab: config.vocabSize, &rng)
+        let runs = try CausalAttention.Path.allCases.map { path -> (loss: Float, grads: [Double]) in
+            let model = try LlamaModel(config: config, seed: 11, initStd: 0.4, threads: 2)
+            model.attentionPath = path
+            model.zeroGrad()
+            let loss = model.forward(tokens: tokens, targets: targets, batch: b, seqLen: t)
+            model.backward()
+            return (loss, model.grads.doubles)
+        }
+        #expect(abs(runs[0].loss - runs[1].loss) < 1e-5)
+        #expect(relativeError(runs[0].grads, runs[1].grads) < 1e-4)
+    }
+
     @Test func gradientsAccumulateAcrossMicroBatches() throws {
         let config = tinyConfig(tied: true)
         let model = try LlamaModel(config: config, seed: 3, initStd: 0.2, threads: 1)

@@ -3,7 +3,7 @@ import Randomness
 import Tensor
 import Testing
 
-/// The tiled causal attention kernels (`Attention.headForward` / `groupBackward`) against float64
+/// The tiled causal attention kernels (`AttentionTiles.headForward` / `groupBackward`) against float64
 /// loops, at head dims 16/32/64 (and odd ones that take the scalar tails), sequence lengths 1, 7,
 /// 128 and a ragged 130, shared KV heads (GQA) and strided rows as the model uses them (q, k, v
 /// side by side in one fused row).
@@ -71,10 +71,10 @@ import Testing
         func kernels() -> (out: [Float], dqkv: [Float]) {
             let T = s.T, d = s.d, group = s.heads / s.kvHeads, scale = 1 / Float(d).squareRoot()
             var out = [Float](repeating: .nan, count: T * ow), dqkv = [Float](repeating: .nan, count: T * W)
-            var state = [Float](repeating: .nan, count: s.heads * Attention.stateCount(seqLen: T))
-            var fwork = [Float](repeating: .nan, count: Attention.forwardWorkspace(seqLen: T, headDim: d))
-            var bwork = [Float](repeating: .nan, count: Attention.backwardWorkspace(seqLen: T, headDim: d))
-            let sc = Attention.stateCount(seqLen: T)
+            var state = [Float](repeating: .nan, count: s.heads * AttentionTiles.stateCount(seqLen: T))
+            var fwork = [Float](repeating: .nan, count: AttentionTiles.forwardWorkspace(seqLen: T, headDim: d))
+            var bwork = [Float](repeating: .nan, count: AttentionTiles.backwardWorkspace(seqLen: T, headDim: d))
+            let sc = AttentionTiles.stateCount(seqLen: T)
             qkv.withUnsafeBufferPointer { x in
                 let x = x.baseAddress!
                 out.withUnsafeMutableBufferPointer { o in
@@ -82,7 +82,7 @@ import Testing
                         fwork.withUnsafeMutableBufferPointer { w in
                             for h in 0..<s.heads {
                                 let kv = h / group
-                                Attention.headForward(out: o.baseAddress! + h * d, outStride: ow, state: st.baseAddress! + h * sc,
+                                AttentionTiles.headForward(out: o.baseAddress! + h * d, outStride: ow, state: st.baseAddress! + h * sc,
                                                       q: x + h * d, qStride: W, k: x + (s.heads + kv) * d, v: x + (s.heads + s.kvHeads + kv) * d,
                                                       kvStride: W, seqLen: T, headDim: d, scale: scale, work: w.baseAddress!)
                             }
@@ -95,7 +95,7 @@ import Testing
                             bwork.withUnsafeMutableBufferPointer { w in
                                 for kv in 0..<s.kvHeads {
                                     let h0 = kv * group, g0 = g.baseAddress!
-                                    Attention.groupBackward(dq: g0 + h0 * d, dk: g0 + (s.heads + kv) * d, dv: g0 + (s.heads + s.kvHeads + kv) * d,
+                                    AttentionTiles.groupBackward(dq: g0 + h0 * d, dk: g0 + (s.heads + kv) * d, dv: g0 + (s.heads + s.kvHeads + kv) * d,
                                                             dout: dO.baseAddress! + h0 * d, outStride: ow, state: st.baseAddress! + h0 * sc,
                                                             stateStride: sc, heads: group, q: x + h0 * d, qStride: W,
                                                             k: x + (s.heads + kv) * d, v: x + (s.heads + s.kvHeads + kv) * d, kvStride: W,
@@ -158,7 +158,7 @@ import Testing
             let width = (n + 7) / 8 * 8
             var row = (0..<width).map { _ in Float(rng.normal() * 4) }
             let x = row.map(Double.init)
-            let (mx, inv) = row.withUnsafeMutableBufferPointer { Attention.softmaxRow($0.baseAddress!, count: n, width: width) }
+            let (mx, inv) = row.withUnsafeMutableBufferPointer { AttentionTiles.softmaxRow($0.baseAddress!, count: n, width: width) }
             let m = x[0..<n].max()!
             let z = x[0..<n].reduce(0.0) { $0 + Foundation.exp($1 - m) }
             #expect(Double(mx) == m)

@@ -4,12 +4,14 @@
 //       cblas_sgemm ceiling: C = A B, n x n single precision, with 2 BLAS threads and with 1;
 //       prints one JSON line {"n", "gflops_2t", "gflops_1t", ...} (best of reps, and median).
 //   train-bench check-attention
-//       the blocked causal attention (forward and backward, GQA, ragged last block) at T = 130 and
-//       T = 256 against a naive float64 implementation; exits 1 if the relative error exceeds 1e-5.
-//   train-bench step --config S|M [--threads 2] [--steps 20] [--warmup 3] [--seed 1234]
+//       both causal attention paths, tiled and blocked (forward and backward, GQA, ragged last
+//       block) at T = 130 and T = 256 against a naive float64 implementation; exits 1 if the
+//       relative error exceeds 1e-5.
+//   train-bench step --config S|M|l [--threads 2] [--steps 20] [--warmup 3] [--seed 1234]
 //       times our training step (zeroGrad + forward + backward + AdamW.step) and prints one JSON
 //       line with every timed step's milliseconds (samples_ms), the median's tokens/s, CPU time per
-//       step, the median of each phase, and a hash of the final weights (equal across --threads).
+//       step, the median of each phase, the peak resident memory, and a hash of the final weights
+//       (equal across --threads). Config l is the default ladder's size l (memory; no torch peer).
 //   train-bench time-layers --config S|M [--threads 2] [--reps 20]
 //       profiling aid: median milliseconds of one block's pieces (attention, fused projections,
 //       SwiGLU) and of a projection as one multi-threaded OpenBLAS call versus cut into pieces.
@@ -30,6 +32,13 @@ func fail(_ message: String) -> Never {
 }
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+/// The process's peak resident memory so far, in MiB (Linux reports `ru_maxrss` in KiB).
+func peakResidentMiB() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_maxrss) / 1024
+}
 
 /// User + system CPU seconds of the whole process (all threads).
 func cpuSeconds() -> Double {
@@ -107,8 +116,9 @@ func gemm(_ o: [String: String]) {
 
 struct BenchConfig {
     let vocab, hidden, layers, heads, ff, T, B: Int
+    var kvHeads: Int? = nil
     var llama: LlamaConfig {
-        LlamaConfig.uniform(vocabSize: vocab, hidden: hidden, layers: layers, heads: heads, mlpHidden: ff,
+        LlamaConfig.uniform(vocabSize: vocab, hidden: hidden, layers: layers, heads: heads, kvHeads: kvHeads ?? heads, mlpHidden: ff,
                             ropeTheta: 10_000, tiedEmbeddings: false, maxSequence: T)
     }
 }
@@ -116,6 +126,8 @@ struct BenchConfig {
 let configs: [String: BenchConfig] = [
     "S": BenchConfig(vocab: 256, hidden: 128, layers: 4, heads: 4, ff: 384, T: 128, B: 16),
     "M": BenchConfig(vocab: 512, hidden: 256, layers: 6, heads: 8, ff: 768, T: 256, B: 8),
+    // The default ladder's size l (experiments/ladder.yaml) at its training shape: memory, not a torch peer.
+    "l": BenchConfig(vocab: 256, hidden: 160, layers: 5, heads: 10, ff: 432, T: 256, B: 16, kvHeads: 2),
 ]
 
 /// Training FLOPs of one step (the nanoGPT / PaLM count, identical to train_step.py's): 6 per weight
@@ -133,7 +145,7 @@ func trainingFlops(_ c: LlamaConfig, batch B: Int, seq T: Int) -> Double {
 }
 
 func step(_ o: [String: String]) throws {
-    guard let name = o["config"], let bc = configs[name] else { fail("--config S|M is required") }
+    guard let name = o["config"], let bc = configs[name] else { fail("--config S|M|l is required") }
     let threads = int(o, "threads", 2), steps = int(o, "steps", 20), warmup = int(o, "warmup", 3)
     let seed = UInt64(int(o, "seed", 1234))
     guard steps >= 1, warmup >= 0, threads >= 1 else { fail("--steps >= 1, --warmup >= 0, --threads >= 1") }
@@ -189,7 +201,7 @@ func step(_ o: [String: String]) throws {
         ("steps", steps), ("warmup", warmup), ("batch", B), ("seq", T), ("params", model.layout.totalCount),
         ("cpu_ms_per_step", cpuPerStep * 1e3), ("gflop_per_step", fl / 1e9), ("gflops", fl / med / 1e9),
         ("loss_first", losses.first!), ("loss_last", losses.last!), ("params_fnv1a", String(hash, radix: 16)),
-        ("phase_ms_zero_forward_backward_adamw", phases.map(median)),
+        ("phase_ms_zero_forward_backward_adamw", phases.map(median)), ("peak_rss_mib", peakResidentMiB()),
         ("samples_ms", times.map { $0 * 1e3 }),
     ]))
 }
@@ -209,22 +221,22 @@ struct SplitMix {
 
 // MARK: attention check
 
-/// The blocked kernels only run for long sequences (the unit tests use short ones), so this checks
-/// them where the benchmark uses them: every output and gradient against float64 loops.
+/// Both attention implementations at the benchmark's sequence lengths, every output and gradient
+/// against float64 loops.
 func checkAttention() {
     var worst = 0.0
+    for path in CausalAttention.Path.allCases {
     for (T, B, H, KV, d) in [(130, 2, 4, 2, 8), (256, 1, 2, 1, 32)] {
         var rng = SplitMix(seed: UInt64(T))
         func rand(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Double(rng.next() % 2_000_001) / 1e6 - 1) } }
         let qw = H * d, kw = KV * d, N = B * T
         let q = FloatBuffer(rand(N * qw)), k = FloatBuffer(rand(N * kw)), v = FloatBuffer(rand(N * kw)), dout = FloatBuffer(rand(N * qw))
-        let out = FloatBuffer(count: N * qw), probs = FloatBuffer(count: B * H * T * T), scratch = FloatBuffer(count: B * H * T * T)
+        let out = FloatBuffer(count: N * qw), attention = CausalAttention(path: path, heads: H, kvHeads: KV, headDim: d)
         let dq = FloatBuffer(count: N * qw), dk = FloatBuffer(count: N * kw), dv = FloatBuffer(count: N * kw)
-        Layers.attentionForward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer,
-                                batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: d, threads: 2)
-        Layers.attentionBackward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, scratch: scratch.pointer, dout: dout.pointer,
-                                 probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer,
-                                 batch: B, seqLen: T, heads: H, kvHeads: KV, headDim: d, threads: 2)
+        attention.forward(out: out.pointer, outStride: qw, q: q.pointer, qStride: qw, k: k.pointer, v: v.pointer, kvStride: kw,
+                          batch: B, seqLen: T, threads: 2)
+        attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: dout.pointer, outStride: qw,
+                           q: q.pointer, qStride: qw, k: k.pointer, v: v.pointer, kvStride: kw, threads: 2)
         var rOut = [Double](repeating: 0, count: N * qw), rdq = rOut
         var rdk = [Double](repeating: 0, count: N * kw), rdv = rdk
         let scale = 1 / Double(d).squareRoot()
@@ -261,8 +273,9 @@ func checkAttention() {
             return (num / max(den, 1e-300)).squareRoot()
         }
         let errs = [("out", rel(out, rOut)), ("dq", rel(dq, rdq)), ("dk", rel(dk, rdk)), ("dv", rel(dv, rdv))]
-        print("check-attention T=\(T) B=\(B) heads=\(H) kv=\(KV) d=\(d): " + errs.map { "\($0.0) \(String(format: "%.1e", $0.1))" }.joined(separator: ", "))
+        print("check-attention \(path) T=\(T) B=\(B) heads=\(H) kv=\(KV) d=\(d): " + errs.map { "\($0.0) \(String(format: "%.1e", $0.1))" }.joined(separator: ", "))
         worst = max(worst, errs.map(\.1).max()!)
+    }
     }
     print("check-attention: worst relative error \(String(format: "%.1e", worst)) (limit 1e-5): \(worst <= 1e-5 ? "PASS" : "FAIL")")
     if worst > 1e-5 { exit(1) }
@@ -272,13 +285,13 @@ func checkAttention() {
 
 /// Milliseconds of one call of each piece of one block at a config's shapes (median of `reps`).
 func timeLayers(_ o: [String: String]) {
-    guard let name = o["config"], let bc = configs[name] else { fail("--config S|M is required") }
+    guard let name = o["config"], let bc = configs[name] else { fail("--config S|M|l is required") }
     let th = int(o, "threads", 2), reps = int(o, "reps", 20)
     BLAS.threads = th
     let B = bc.B, T = bc.T, H = bc.heads, C = bc.hidden, D = C / H, F = bc.ff, N = B * T
     var rng = SplitMix(seed: 5)
     func buf(_ n: Int) -> FloatBuffer { FloatBuffer((0..<n).map { _ in Float(Double(rng.next() % 2001) / 1000 - 1) * 0.1 }) }
-    let qkv = buf(N * 3 * C), att = buf(N * C), probs = FloatBuffer(count: B * H * T * T), scratch = FloatBuffer(count: B * H * T * T)
+    let qkv = buf(N * 3 * C), att = buf(N * C), attention = CausalAttention(heads: H, kvHeads: H, headDim: D)
     let dqkv = buf(N * 3 * C), datt = buf(N * C), x = buf(N * C), w = buf(3 * C * C), y = buf(N * 3 * C), dw = buf(3 * C * C)
     let gu = buf(N * 2 * F), act = buf(N * F), dgu = buf(N * 2 * F)
     func time(_ label: String, _ body: () -> Void) {
@@ -294,16 +307,14 @@ func timeLayers(_ o: [String: String]) {
     time("dW OpenBLAS \(th)t whole") {
         BLAS.sgemm(transA: true, transB: false, m: 3 * C, n: C, k: N, a: y.pointer, lda: 3 * C, b: x.pointer, ldb: C, beta: 1, c: dw.pointer, ldc: C)
     }
-    Layers.withSingleThreadedBLAS(if: th > 1) {
+    BLAS.withThreads(1, when: th > 1) {
         time("attention forward") {
-            Layers.attentionForward(out: att.pointer, outStride: C, probs: probs.pointer, q: qkv.pointer, qStride: 3 * C, k: qkv.pointer + C,
-                                    v: qkv.pointer + 2 * C, kvStride: 3 * C, batch: B, seqLen: T, heads: H, kvHeads: H, headDim: D, threads: th)
+            attention.forward(out: att.pointer, outStride: C, q: qkv.pointer, qStride: 3 * C, k: qkv.pointer + C, v: qkv.pointer + 2 * C,
+                              kvStride: 3 * C, batch: B, seqLen: T, threads: th)
         }
         time("attention backward") {
-            Layers.attentionBackward(dq: dqkv.pointer, dk: dqkv.pointer + C, dv: dqkv.pointer + 2 * C, scratch: scratch.pointer,
-                                     dout: datt.pointer, outStride: C, probs: probs.pointer, q: qkv.pointer, qStride: 3 * C,
-                                     k: qkv.pointer + C, v: qkv.pointer + 2 * C, kvStride: 3 * C, batch: B, seqLen: T, heads: H, kvHeads: H,
-                                     headDim: D, threads: th)
+            attention.backward(dq: dqkv.pointer, dk: dqkv.pointer + C, dv: dqkv.pointer + 2 * C, dout: datt.pointer, outStride: C,
+                               q: qkv.pointer, qStride: 3 * C, k: qkv.pointer + C, v: qkv.pointer + 2 * C, kvStride: 3 * C, threads: th)
         }
         time("qkv forward [N,C]x[C,3C]") { Layers.linearForward(out: y.pointer, x: x.pointer, weight: w.pointer, n: N, inF: C, outF: 3 * C, threads: th) }
         time("qkv backward (dx + dW)") {
@@ -340,5 +351,5 @@ case "gemm": gemm(options(args.dropFirst()))
 case "step": try step(options(args.dropFirst()))
 case "check-attention": checkAttention()
 case "time-layers": timeLayers(options(args.dropFirst()))
-default: fail("usage: train-bench gemm [--size N] [--reps R] | check-attention | step --config S|M [--threads 2] [--steps 20] [--warmup 3] | time-layers --config S|M")
+default: fail("usage: train-bench gemm [--size N] [--reps R] | check-attention | step --config S|M|l [--threads 2] [--steps 20] [--warmup 3] | time-layers --config S|M")
 }

@@ -1,10 +1,10 @@
 import Foundation
 
-/// Causal attention kernels for one (batch, head) pair, hand-written for small head dims (products
-/// of `T x T x d` with `d` 16..64 and `T` up to a few hundred: per-block BLAS calls spend much of
-/// their time packing and in call overhead there, and compute the masked half of each diagonal
-/// block). Query rows go in tiles of 4; a tile works on keys `0 ..< t0 + 4` rounded up to 8, the
-/// keys past each row's own `t` masked to exact zeros.
+/// The tiled attention kernels for one (batch, head) pair (`CausalAttention.Path.tiled`),
+/// hand-written for small head dims (products of `T x T x d` with `d` 16..64 and `T` up to a few
+/// hundred: per-block BLAS calls spend much of their time packing and in call overhead there, and
+/// compute the masked half of each diagonal block). Query rows go in tiles of 4; a tile works on
+/// keys `0 ..< t0 + 4` rounded up to 8, the keys past each row's own `t` masked to exact zeros.
 ///
 /// Flash-attention style bookkeeping: the forward keeps the probabilities only in its 4-row tile
 /// and saves two floats per query row (the row's score maximum and 1 / sum of exponentials); the
@@ -14,20 +14,9 @@ import Foundation
 ///
 /// Every output element is summed in a fixed order that depends only on the shapes, so results are
 /// identical for any thread count. Products use `madd`: fused multiply-adds when `TENSOR_FMA` is
-/// set (builds for AVX2 + FMA CPUs), else multiply-then-add. On baseline x86-64 (SSE2) these
-/// kernels are about half as fast as OpenBLAS's AVX-512 small-matrix kernels, so `Layers` uses
-/// them only when `tiledKernelsPreferred`.
-public enum Attention {
-    /// Whether `Layers`' attention should use these kernels: true when Tensor is built with FMA
-    /// (`TENSOR_FMA`), where they beat per-block `sgemm` calls; false on baseline builds.
-    public static var tiledKernelsPreferred: Bool {
-        #if TENSOR_FMA
-        return true
-        #else
-        return false
-        #endif
-    }
-
+/// set (builds for AVX2 + FMA CPUs), else multiply-then-add, at about half the speed of OpenBLAS's
+/// small-matrix kernels; hence `CausalAttention.Path.preferred`.
+public enum AttentionTiles {
     /// Query rows per tile.
     static let tileRows = 4
 
@@ -111,18 +100,6 @@ public enum Attention {
     @inline(__always)
     static func bc(_ p: UnsafePointer<Float>) -> Float8 { Float8(repeating: p.pointee) }
 
-    /// `c + a * b`: one fused multiply-add when the build targets a CPU with FMA (`TENSOR_FMA`, set
-    /// in Package.swift together with `-target-cpu`), else a multiply and an add (a fused one
-    /// would be a libm call per lane there).
-    @inline(__always)
-    static func madd(_ a: Float8, _ b: Float8, _ c: Float8) -> Float8 {
-        #if TENSOR_FMA
-        return c.addingProduct(a, b)
-        #else
-        return c + a * b
-        #endif
-    }
-
     /// Scores of 4 rows against keys in chunks of 8: `out[r * ldo + s] = scale * sum_j x_r[j] * K[s, j]`
     /// for `r < 4`, `s < 8 * chunks`, with `x_r = x + min(r, rows - 1) * ldx` (a ragged last block
     /// repeats its last row; the caller ignores those tile rows) and `kT` as `packTransposed` lays
@@ -143,13 +120,13 @@ public enum Attention {
             for j in 0..<d {
                 let k0 = Vec.load(kp), k1 = Vec.load(kp + cs), k2 = Vec.load(kp + 2 * cs)
                 let b0 = bc(x0 + j)
-                a00 = madd(b0, k0, a00); a01 = madd(b0, k1, a01); a02 = madd(b0, k2, a02)
+                a00 = Vec.madd(b0, k0, a00); a01 = Vec.madd(b0, k1, a01); a02 = Vec.madd(b0, k2, a02)
                 let b1 = bc(x1 + j)
-                a10 = madd(b1, k0, a10); a11 = madd(b1, k1, a11); a12 = madd(b1, k2, a12)
+                a10 = Vec.madd(b1, k0, a10); a11 = Vec.madd(b1, k1, a11); a12 = Vec.madd(b1, k2, a12)
                 let b2 = bc(x2 + j)
-                a20 = madd(b2, k0, a20); a21 = madd(b2, k1, a21); a22 = madd(b2, k2, a22)
+                a20 = Vec.madd(b2, k0, a20); a21 = Vec.madd(b2, k1, a21); a22 = Vec.madd(b2, k2, a22)
                 let b3 = bc(x3 + j)
-                a30 = madd(b3, k0, a30); a31 = madd(b3, k1, a31); a32 = madd(b3, k2, a32)
+                a30 = Vec.madd(b3, k0, a30); a31 = Vec.madd(b3, k1, a31); a32 = Vec.madd(b3, k2, a32)
                 kp += 8
             }
             let o = out + c * 8
@@ -165,10 +142,10 @@ public enum Attention {
             for j in 0..<d {
                 let k0 = Vec.load(kp), k1 = Vec.load(kp + cs)
                 let b0 = bc(x0 + j), b1 = bc(x1 + j), b2 = bc(x2 + j), b3 = bc(x3 + j)
-                a00 = madd(b0, k0, a00); a01 = madd(b0, k1, a01)
-                a10 = madd(b1, k0, a10); a11 = madd(b1, k1, a11)
-                a20 = madd(b2, k0, a20); a21 = madd(b2, k1, a21)
-                a30 = madd(b3, k0, a30); a31 = madd(b3, k1, a31)
+                a00 = Vec.madd(b0, k0, a00); a01 = Vec.madd(b0, k1, a01)
+                a10 = Vec.madd(b1, k0, a10); a11 = Vec.madd(b1, k1, a11)
+                a20 = Vec.madd(b2, k0, a20); a21 = Vec.madd(b2, k1, a21)
+                a30 = Vec.madd(b3, k0, a30); a31 = Vec.madd(b3, k1, a31)
                 kp += 8
             }
             let o = out + c * 8
@@ -183,7 +160,7 @@ public enum Attention {
             var kp = kT + c * cs
             for j in 0..<d {
                 let k0 = Vec.load(kp)
-                a0 = madd(bc(x0 + j), k0, a0); a1 = madd(bc(x1 + j), k0, a1); a2 = madd(bc(x2 + j), k0, a2); a3 = madd(bc(x3 + j), k0, a3)
+                a0 = Vec.madd(bc(x0 + j), k0, a0); a1 = Vec.madd(bc(x1 + j), k0, a1); a2 = Vec.madd(bc(x2 + j), k0, a2); a3 = Vec.madd(bc(x3 + j), k0, a3)
                 kp += 8
             }
             let o = out + c * 8
@@ -213,10 +190,10 @@ public enum Attention {
             for s in 0..<n {
                 let m0 = Vec.load(mp), m1 = Vec.load(mp + 8)
                 let u0 = bc(w0 + s), u1 = bc(w1 + s), u2 = bc(w2 + s), u3 = bc(w3 + s)
-                a0 = madd(u0, m0, a0); a1 = madd(u0, m1, a1)
-                b0 = madd(u1, m0, b0); b1 = madd(u1, m1, b1)
-                e0 = madd(u2, m0, e0); e1 = madd(u2, m1, e1)
-                f0 = madd(u3, m0, f0); f1 = madd(u3, m1, f1)
+                a0 = Vec.madd(u0, m0, a0); a1 = Vec.madd(u0, m1, a1)
+                b0 = Vec.madd(u1, m0, b0); b1 = Vec.madd(u1, m1, b1)
+                e0 = Vec.madd(u2, m0, e0); e1 = Vec.madd(u2, m1, e1)
+                f0 = Vec.madd(u3, m0, f0); f1 = Vec.madd(u3, m1, f1)
                 mp += ld
             }
             put(a0, 0, c); put(a1, 0, c + 8); put(b0, 1, c); put(b1, 1, c + 8)
@@ -228,7 +205,7 @@ public enum Attention {
             var mp = m + c
             for s in 0..<n {
                 let m0 = Vec.load(mp)
-                a0 = madd(bc(w0 + s), m0, a0); b0 = madd(bc(w1 + s), m0, b0); e0 = madd(bc(w2 + s), m0, e0); f0 = madd(bc(w3 + s), m0, f0)
+                a0 = Vec.madd(bc(w0 + s), m0, a0); b0 = Vec.madd(bc(w1 + s), m0, b0); e0 = Vec.madd(bc(w2 + s), m0, e0); f0 = Vec.madd(bc(w3 + s), m0, f0)
                 mp += ld
             }
             put(a0, 0, c); put(b0, 1, c); put(e0, 2, c); put(f0, 3, c)
@@ -266,10 +243,10 @@ public enum Attention {
             for _ in s0..<T {
                 let m0 = Vec.load(mp), m1 = Vec.load(mp + 8)
                 let u0 = bc(wp), u1 = bc(wp + 1), u2 = bc(wp + 2), u3 = bc(wp + 3)
-                a0 = madd(u0, m0, a0); a1 = madd(u0, m1, a1)
-                b0 = madd(u1, m0, b0); b1 = madd(u1, m1, b1)
-                e0 = madd(u2, m0, e0); e1 = madd(u2, m1, e1)
-                f0 = madd(u3, m0, f0); f1 = madd(u3, m1, f1)
+                a0 = Vec.madd(u0, m0, a0); a1 = Vec.madd(u0, m1, a1)
+                b0 = Vec.madd(u1, m0, b0); b1 = Vec.madd(u1, m1, b1)
+                e0 = Vec.madd(u2, m0, e0); e1 = Vec.madd(u2, m1, e1)
+                f0 = Vec.madd(u3, m0, f0); f1 = Vec.madd(u3, m1, f1)
                 mp += ld
                 wp += ldw
             }
@@ -282,7 +259,7 @@ public enum Attention {
             var mp = m + s0 * ld + c, wp = w + s0 * ldw + s0
             for _ in s0..<T {
                 let m0 = Vec.load(mp)
-                a0 = madd(bc(wp), m0, a0); b0 = madd(bc(wp + 1), m0, b0); e0 = madd(bc(wp + 2), m0, e0); f0 = madd(bc(wp + 3), m0, f0)
+                a0 = Vec.madd(bc(wp), m0, a0); b0 = Vec.madd(bc(wp + 1), m0, b0); e0 = Vec.madd(bc(wp + 2), m0, e0); f0 = Vec.madd(bc(wp + 3), m0, f0)
                 mp += ld
                 wp += ldw
             }
@@ -314,42 +291,16 @@ public enum Attention {
         return m2[1] > m2[0] ? m2[1] : m2[0]
     }
 
-    /// `e^x` lane-wise: `Vec.exp`'s clamp, range reduction and coefficients (about 1 ulp), with
-    /// the degree-5 polynomial evaluated in Estrin's order instead of Horner's. `Vec.exp`'s chain of
-    /// dependent operations is ~80 cycles long, so a loop of them stalls on the scheduler's
-    /// capacity (17 cycles per 8 lanes measured with AVX2, against ~7 for the operations alone);
-    /// this order cuts the polynomial's part of the chain from 5 to 3 multiply-add steps.
-    @inline(__always)
-    static func exp8(_ x: Float8) -> Float8 {
-        let lo = Float8(repeating: -87.336_54), hi = Float8(repeating: 88)
-        var x = x.replacing(with: lo, where: x .< lo)
-        x = x.replacing(with: hi, where: x .> hi)
-        let magic: Float = 12_582_912
-        let t = madd(x, Float8(repeating: 1.442_695_04), Float8(repeating: magic))
-        let n = t - Float8(repeating: magic)
-        var r = x - n * Float8(repeating: 0.693_359_375)
-        r = r - n * Float8(repeating: -2.121_944_4e-4)
-        let r2 = r * r
-        let c01 = madd(Float8(repeating: 1.987_569_15e-4), r, Float8(repeating: 1.398_199_95e-3))
-        let c23 = madd(Float8(repeating: 8.333_451_9e-3), r, Float8(repeating: 4.166_579_59e-2))
-        let c45 = madd(Float8(repeating: 1.666_666_55e-1), r, Float8(repeating: 5.000_000_12e-1))
-        let p = madd(madd(c01, r2, c23), r2, c45)
-        let er = madd(p, r2, r) + Float8(repeating: 1)
-        let ti = unsafeBitCast(t, to: SIMD8<Int32>.self) &- Int32(bitPattern: magic.bitPattern)
-        let scale = unsafeBitCast((ti &+ 127) &<< 23, to: Float8.self)
-        return er * scale
-    }
-
     @inline(__always)
     static func expStore(_ p: UnsafeMutablePointer<Float>, _ s: Float8, _ a: inout Float8) {
-        let e = exp8(Vec.load(p) - s)
+        let e = Vec.exp(Vec.load(p) - s, .estrin)
         Vec.store(e, p)
         a += e
     }
 
     @inline(__always)
     static func expStoreMasked(_ p: UnsafeMutablePointer<Float>, _ s: Float8, _ v: SIMDMask<SIMD8<Int32>>, _ a: inout Float8) {
-        let e = exp8(Vec.load(p) - s).replacing(with: Float8(repeating: 0), where: .!v)
+        let e = Vec.exp(Vec.load(p) - s, .estrin).replacing(with: Float8(repeating: 0), where: .!v)
         Vec.store(e, p)
         a += e
     }
@@ -381,9 +332,9 @@ public enum Attention {
         let mx = hmax(mv), m = Float8(repeating: mx)
         var acc = zero
         j = 0
-        while j < full { let e = exp8(Vec.load(row + j) - m); Vec.store(e, row + j); acc += e; j += 8 }
+        while j < full { let e = Vec.exp(Vec.load(row + j) - m, .estrin); Vec.store(e, row + j); acc += e; j += 8 }
         if rem > 0 {
-            let e = exp8(Vec.load(row + full) - m).replacing(with: zero, where: .!valid)
+            let e = Vec.exp(Vec.load(row + full) - m, .estrin).replacing(with: zero, where: .!valid)
             Vec.store(e, row + full)
             acc += e
             j += 8
@@ -450,17 +401,17 @@ public enum Attention {
         let i0 = Float8(repeating: inverseSum[0]), i1 = Float8(repeating: inverseSum[1])
         let i2 = Float8(repeating: inverseSum[2]), i3 = Float8(repeating: inverseSum[3])
         let zero = Float8(repeating: 0)
-        @inline(__always) func prob(_ q: UnsafeMutablePointer<Float>, _ s: Float8, _ i: Float8) { Vec.store(exp8(Vec.load(q) - s) * i, q) }
+        @inline(__always) func prob(_ q: UnsafeMutablePointer<Float>, _ s: Float8, _ i: Float8) { Vec.store(Vec.exp(Vec.load(q) - s, .estrin) * i, q) }
         var j = 0
         while j < last {
             prob(p0 + j, s0, i0); prob(p1 + j, s1, i1); prob(p2 + j, s2, i2); prob(p3 + j, s3, i3)
             j += 8
         }
         let idx = lanes + Float8(repeating: Float(last)), nv = Float(n0)
-        Vec.store((exp8(Vec.load(p0 + last) - s0) * i0).replacing(with: zero, where: idx .>= Float8(repeating: nv)), p0 + last)
-        Vec.store((exp8(Vec.load(p1 + last) - s1) * i1).replacing(with: zero, where: idx .>= Float8(repeating: nv + 1)), p1 + last)
-        Vec.store((exp8(Vec.load(p2 + last) - s2) * i2).replacing(with: zero, where: idx .>= Float8(repeating: nv + 2)), p2 + last)
-        Vec.store((exp8(Vec.load(p3 + last) - s3) * i3).replacing(with: zero, where: idx .>= Float8(repeating: nv + 3)), p3 + last)
+        Vec.store((Vec.exp(Vec.load(p0 + last) - s0, .estrin) * i0).replacing(with: zero, where: idx .>= Float8(repeating: nv)), p0 + last)
+        Vec.store((Vec.exp(Vec.load(p1 + last) - s1, .estrin) * i1).replacing(with: zero, where: idx .>= Float8(repeating: nv + 1)), p1 + last)
+        Vec.store((Vec.exp(Vec.load(p2 + last) - s2, .estrin) * i2).replacing(with: zero, where: idx .>= Float8(repeating: nv + 2)), p2 + last)
+        Vec.store((Vec.exp(Vec.load(p3 + last) - s3, .estrin) * i3).replacing(with: zero, where: idx .>= Float8(repeating: nv + 3)), p3 + last)
         let d0 = dp, d1 = dp + ldd, d2 = d1 + ldd, d3 = d2 + ldd
         var a0 = zero, a1 = zero, a2 = zero, a3 = zero
         j = 0
