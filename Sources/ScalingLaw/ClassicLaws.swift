@@ -15,7 +15,7 @@ public struct ChinchillaLaw: Law {
     ]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
-        chinchillaValue(p, a: Foundation.exp(-p[3] * x.logN), b: Foundation.exp(-p[4] * x.logTokens), at: x, gradient: g)
+        valueFromPowers(p, at: x, gradient: g)
     }
 
     public func tokenDerivative(_ p: UnsafeBufferPointer<Double>, at x: LawPoint) -> Double {
@@ -23,72 +23,28 @@ public struct ChinchillaLaw: Law {
     }
 }
 
-/// Chinchilla from its powers `a = N^-alpha` and `b = D^-beta`: the one place its value and
-/// gradient are computed, so `ChinchillaLaw.value` and the batch evaluator agree to the bit.
-@inline(__always)
-private func chinchillaValue(_ p: UnsafeBufferPointer<Double>, a: Double, b: Double, at x: LawPoint,
-                             gradient g: UnsafeMutablePointer<Double>?) -> Double {
-    if let g {
-        g[0] = 1
-        g[1] = a
-        g[2] = b
-        g[3] = -p[1] * a * x.logN
-        g[4] = -p[2] * b * x.logTokens
-    }
-    return p[0] + p[1] * a + p[2] * b
-}
+private let chinchillaPowerInputs: [Variable] = [.n, .tokens]
 
-extension ChinchillaLaw: BatchEvaluable {
-    var sharedInputs: [Variable] { [.n, .tokens] }
+/// Chinchilla from its powers `N^-alpha` and `D^-beta` (loss curves share their checkpoints, so
+/// on a data set each is taken once per distinct size and token count).
+extension ChinchillaLaw: PowerTableLaw {
+    var powerInputs: [Variable] { chinchillaPowerInputs }
 
-    func batchEvaluator(for data: FitData) -> (any BatchEvaluator)? {
-        guard let n = data.distinct[.n], let tokens = data.distinct[.tokens] else { return nil }
-        return ChinchillaBatchEvaluator(points: data.points, n: n, tokens: tokens)
-    }
-}
-
-/// Chinchilla on a whole data set: `N^-alpha` once per distinct size and `D^-beta` once per
-/// distinct token count (loss curves share their checkpoints), then combined per point.
-final class ChinchillaBatchEvaluator: BatchEvaluator {
-    private let points: [LawPoint]
-    private let n: DistinctValues, tokens: DistinctValues
-    private var sizePower: [Double], tokenPower: [Double]
-
-    init(points: [LawPoint], n: DistinctValues, tokens: DistinctValues) {
-        self.points = points
-        self.n = n
-        self.tokens = tokens
-        sizePower = [Double](repeating: 0, count: n.points.count)
-        tokenPower = [Double](repeating: 0, count: tokens.points.count)
+    func power(_ k: Int, _ p: UnsafeBufferPointer<Double>, at x: LawPoint) -> Double {
+        k == 0 ? Foundation.exp(-p[3] * x.logN) : Foundation.exp(-p[4] * x.logTokens)
     }
 
-    private func evaluate(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>?) {
-        for (u, x) in n.points.enumerated() { sizePower[u] = Foundation.exp(-p[3] * x.logN) }
-        for (u, x) in tokens.points.enumerated() { tokenPower[u] = Foundation.exp(-p[4] * x.logTokens) }
-        let count = p.count
-        // Buffers taken once: per-element access to a class's arrays costs an exclusivity check.
-        sizePower.withUnsafeBufferPointer { sp in
-            tokenPower.withUnsafeBufferPointer { tp in
-                n.index.withUnsafeBufferPointer { ni in
-                    tokens.index.withUnsafeBufferPointer { ti in
-                        points.withUnsafeBufferPointer { xs in
-                            for i in xs.indices {
-                                values[i] = chinchillaValue(p, a: sp[Int(ni[i])], b: tp[Int(ti[i])], at: xs[i],
-                                                            gradient: gradients.map { $0 + i * count })
-                            }
-                        }
-                    }
-                }
-            }
+    func combine(_ p: UnsafeBufferPointer<Double>, powers w: Powers, at x: LawPoint,
+                 gradient g: UnsafeMutablePointer<Double>?) -> Double {
+        let (a, b) = (w[0], w[1])
+        if let g {
+            g[0] = 1
+            g[1] = a
+            g[2] = b
+            g[3] = -p[1] * a * x.logN
+            g[4] = -p[2] * b * x.logTokens
         }
-    }
-
-    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>) {
-        evaluate(p, into: values, gradients: nil)
-    }
-
-    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>) {
-        evaluate(p, into: values, gradients: gradients)
+        return p[0] + p[1] * a + p[2] * b
     }
 }
 
