@@ -6,13 +6,14 @@ public struct ChinchillaLaw: Law {
     public init() {}
     public let name = "chinchilla"
     public let formula = "L = E + A/N^alpha + B/D^beta"
-    public let parameterNames = ["E", "A", "B", "alpha", "beta"]
-    public let variables: [Variable] = [.n, .tokens]
-    public let defaultStart = [1.7, 400.0, 400.0, 0.34, 0.28]
-    public let startRanges = [
-        StartRange(0.5, 3), StartRange(10, 1e4, log: true), StartRange(10, 1e4, log: true),
-        StartRange(0.1, 0.8), StartRange(0.1, 0.8),
+    public let parameters = [
+        Parameter("E", start: 1.7, range: StartRange(0.5, 3)),
+        Parameter("A", start: 400, range: StartRange(10, 1e4, log: true)),
+        Parameter("B", start: 400, range: StartRange(10, 1e4, log: true)),
+        Parameter("alpha", start: 0.34, range: StartRange(0.1, 0.8)),
+        Parameter("beta", start: 0.28, range: StartRange(0.1, 0.8)),
     ]
+    public let variables: [Variable] = [.n, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
         valueFromPowers(p, at: x, gradient: g)
@@ -55,13 +56,16 @@ public struct SparsityLaw: Law {
     public init() {}
     public let name = "sparsity"
     public let formula = "L = (aS*(1-S)^bS + cS) * (1/N)^bN + (aD/D)^bD + c"
-    public let parameterNames = ["aS", "bS", "cS", "bN", "aD", "bD", "c"]
-    public let variables: [Variable] = [.n, .rho, .tokens]
-    public let defaultStart = [100.0, 1.0, 100.0, 0.3, 1e6, 0.3, 1.5]
-    public let startRanges = [
-        StartRange(1, 1e5, log: true), StartRange(0.1, 3), StartRange(1, 1e5, log: true),
-        StartRange(0.1, 0.6), StartRange(1e3, 1e9, log: true), StartRange(0.1, 0.6), StartRange(0.5, 3),
+    public let parameters = [
+        Parameter("aS", start: 100, range: StartRange(1, 1e5, log: true)),
+        Parameter("bS", start: 1, range: StartRange(0.1, 3)),
+        Parameter("cS", start: 100, range: StartRange(1, 1e5, log: true)),
+        Parameter("bN", start: 0.3, range: StartRange(0.1, 0.6)),
+        Parameter("aD", start: 1e6, range: StartRange(1e3, 1e9, log: true)),
+        Parameter("bD", start: 0.3, range: StartRange(0.1, 0.6)),
+        Parameter("c", start: 1.5, range: StartRange(0.5, 3)),
     ]
+    public let variables: [Variable] = [.n, .rho, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
         let (aS, bS, cS, bN, aD, bD, c) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6])

@@ -15,8 +15,9 @@ public struct FitAnalysis: Sendable {
 public enum ScalingLawFitter {
     public static func fit(_ records: [LossRecord], law: any Law, options: FitOptions = FitOptions(),
                            holdout: Holdout? = nil, file: String? = nil) throws -> FitAnalysis {
-        try validate(options)
-        let map = try ParameterMap(names: law.parameterNames, options: options)
+        try options.validate()
+        let parameters = try options.parameters(of: law)
+        let map = try ParameterMap(parameters)
         for r in records {
             for v in law.variables where r.value(v) == nil {
                 throw DataError(file: r.source?.file ?? file ?? "records", line: r.source?.line, "no value for '\(v.rawValue)', which law \(law.name) needs")
@@ -32,7 +33,7 @@ public enum ScalingLawFitter {
 
         // Records the law cannot evaluate (e.g. tokens = 0, where D^-beta diverges) or, in log
         // space, cannot compare, are set aside and counted rather than silently dropped.
-        let base = try StartDesigner.baseStart(law: law, options: options)
+        let base = StartDesigner.baseStart(parameters)
         let usable = records.indices.map { i in
             law.value(base, at: points[i]).isFinite && (options.space == .linear || observed[i] > 0)
         }
@@ -49,7 +50,7 @@ public enum ScalingLawFitter {
 
         let solver = LocalSolver(law: law, map: map, options: options)
         let data = solver.data(points: fitIndices.map { points[$0] }, observed: fitIndices.map { observed[$0] })
-        let starts = try StartDesigner.starts(law: law, map: map, options: options)
+        let starts = StartDesigner.starts(parameters, map: map, options: options)
 
         let (fits, boot): ([LocalFit], [LocalFit]) = withSingleThreadedBLAS {
             let fits = parallelMap(starts.count, threads: options.threads) { solver.fit(data, from: starts[$0]) }
@@ -72,8 +73,8 @@ public enum ScalingLawFitter {
         let bootSamples = boot.filter(\.ok).map(\.parameters)
         let alpha = (1 - options.confidence) / 2
         var estimates: [ParameterEstimate] = []
-        for (j, name) in law.parameterNames.enumerated() {
-            var e = ParameterEstimate(name: name, value: p[j], fixed: options.fixed[name] != nil)
+        for (j, parameter) in parameters.enumerated() {
+            var e = ParameterEstimate(name: parameter.name, value: p[j], fixed: parameter.isFixed)
             if let c = map.free.firstIndex(of: j), let covariance, covariance[c][c] > 0 {
                 e.stderr = covariance[c][c].squareRoot()
             }
@@ -112,8 +113,6 @@ public enum ScalingLawFitter {
         analysis.result.warnings = Diagnostics.warnings(for: analysis.result, variables: law.variables, map: map, covarianceAvailable: covariance != nil)
         return analysis
     }
-
-    static func validate(_ o: FitOptions) throws { try o.validate() }
 
     /// The lowest objective; ties go to the earliest start, so the answer is deterministic.
     static func bestFit(_ fits: [LocalFit]) -> LocalFit? {

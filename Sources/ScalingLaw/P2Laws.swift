@@ -18,13 +18,16 @@ public struct P2Law: Law {
     public init() {}
     public let name = "p2"
     public let formula = "L = L0 + (1/rho)^gamma * (1/N0)^delta * (NC/N0^alpha + DC/D^beta + E)"
-    public let parameterNames = ["NC", "DC", "E", "alpha", "beta", "gamma", "delta"]
-    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
-    public let defaultStart = [300.0, 1000.0, 0.5, 0.3, 0.3, -0.5, 0.05]
-    public let startRanges = [
-        StartRange(1, 1e5, log: true), StartRange(1, 1e5, log: true), StartRange(-2, 3),
-        StartRange(0.05, 1), StartRange(0.05, 1), StartRange(-2, 0), StartRange(0, 0.5),
+    public let parameters = [
+        Parameter("NC", start: 300, range: StartRange(1, 1e5, log: true)),
+        Parameter("DC", start: 1000, range: StartRange(1, 1e5, log: true)),
+        Parameter("E", start: 0.5, range: StartRange(-2, 3)),
+        Parameter("alpha", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("beta", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("gamma", start: -0.5, range: StartRange(-2, 0)),
+        Parameter("delta", start: 0.05, range: StartRange(0, 0.5)),
     ]
+    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
         valueFromPowers(p, at: x, gradient: g)
@@ -41,13 +44,15 @@ public struct P2NoDeltaLaw: Law {
     public init() {}
     public let name = "p2-nodelta"
     public let formula = "L = L0 + (1/rho)^gamma * (NC/N0^alpha + DC/D^beta + E)"
-    public let parameterNames = ["NC", "DC", "E", "alpha", "beta", "gamma"]
-    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
-    public let defaultStart = [100.0, 300.0, 0.2, 0.3, 0.3, -0.5]
-    public let startRanges = [
-        StartRange(0.1, 1e5, log: true), StartRange(1, 1e5, log: true), StartRange(-2, 3),
-        StartRange(0.05, 1), StartRange(0.05, 1), StartRange(-2, 0),
+    public let parameters = [
+        Parameter("NC", start: 100, range: StartRange(0.1, 1e5, log: true)),
+        Parameter("DC", start: 300, range: StartRange(1, 1e5, log: true)),
+        Parameter("E", start: 0.2, range: StartRange(-2, 3)),
+        Parameter("alpha", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("beta", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("gamma", start: -0.5, range: StartRange(-2, 0)),
     ]
+    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
         valueFromPowers(p, at: x, gradient: g)
@@ -132,13 +137,15 @@ public struct P2AdditiveLaw: Law {
     public init() {}
     public let name = "p2-additive"
     public let formula = "L = L0 + A * rho^gamma / N0^alpha + DC/D^beta + E"
-    public let parameterNames = ["A", "DC", "E", "alpha", "beta", "gamma"]
-    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
-    public let defaultStart = [10.0, 300.0, 0.0, 0.1, 0.3, 1.0]
-    public let startRanges = [
-        StartRange(0.01, 1e4, log: true), StartRange(1, 1e5, log: true), StartRange(-1, 1),
-        StartRange(0, 0.6), StartRange(0.05, 1), StartRange(0.2, 3),
+    public let parameters = [
+        Parameter("A", start: 10, range: StartRange(0.01, 1e4, log: true)),
+        Parameter("DC", start: 300, range: StartRange(1, 1e5, log: true)),
+        Parameter("E", start: 0, range: StartRange(-1, 1)),
+        Parameter("alpha", start: 0.1, range: StartRange(0, 0.6)),
+        Parameter("beta", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("gamma", start: 1, range: StartRange(0.2, 3)),
     ]
+    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
         let (aa, dc, e, alpha, beta, gamma) = (p[0], p[1], p[2], p[3], p[4], p[5])
@@ -170,13 +177,15 @@ public struct P2CountsLaw: Law {
     public init() {}
     public let name = "p2-counts"
     public let formula = "L = E + NC/N^alpha + DC/D^beta * (N0/N)^gamma"
-    public let parameterNames = ["NC", "DC", "E", "alpha", "beta", "gamma"]
-    public let variables: [Variable] = [.n0, .n, .tokens]
-    public let defaultStart = [300.0, 300.0, 1.5, 0.3, 0.3, 1.0]
-    public let startRanges = [
-        StartRange(1, 1e5, log: true), StartRange(1, 1e5, log: true), StartRange(0, 4),
-        StartRange(0.05, 1), StartRange(0.05, 1), StartRange(0, 5),
+    public let parameters = [
+        Parameter("NC", start: 300, range: StartRange(1, 1e5, log: true)),
+        Parameter("DC", start: 300, range: StartRange(1, 1e5, log: true)),
+        Parameter("E", start: 1.5, range: StartRange(0, 4)),
+        Parameter("alpha", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("beta", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("gamma", start: 1, range: StartRange(0, 5)),
     ]
+    public let variables: [Variable] = [.n0, .n, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
         let (nc, dc, e, alpha, beta, gamma) = (p[0], p[1], p[2], p[3], p[4], p[5])

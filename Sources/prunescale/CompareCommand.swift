@@ -92,6 +92,7 @@ struct CompareCommand: ParsableCommand {
             let law = try LawRegistry.law(named: name)
             do {
                 let usable = try records.requiring(law.variables, law: law.name)
+                try FitterOptions.checkParameters(options, of: law)
                 fits.append(try ScalingLawFitter.fit(usable.records, law: law, options: options, holdout: holdout, file: input.data).result)
             } catch let e as DataError {
                 skipped.append(Skipped(law: law.name, reason: e.description))

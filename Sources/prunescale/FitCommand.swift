@@ -47,8 +47,9 @@ struct FitCommand: ParsableCommand {
 
     func run() throws {
         let options = try fitter.options()
-        let law = try lawOptions.make(start: options.start)
+        let law = try lawOptions.make(start: options.values(\.start))
         let records = try input.load().requiring(law.variables, law: law.name)
+        try FitterOptions.checkParameters(options, of: law)
         let analysis = try ScalingLawFitter.fit(records.records, law: law, options: options, holdout: try fitter.parsedHoldout(), file: input.data)
         var written: [String] = []
         if let out {

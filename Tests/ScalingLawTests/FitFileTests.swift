@@ -22,8 +22,7 @@ enum FitFixture {
         var o = FitOptions()
         o.starts = 2
         o.bootstrap = 3
-        o.bounds = ["alpha": ParameterBound(lower: 0, upper: 1)]
-        o.fixed = ["E": 1]
+        o.overrides = ["alpha": ParameterOverride(bounds: ParameterBound(lower: 0, upper: 1)), "E": ParameterOverride(fixed: 1)]
         let law = try! CustomLaw(expression: "E + A / n^alpha + B / tokens^beta", start: ["A": 400, "B": 400, "alpha": 0.3, "beta": 0.3, "E": 1])
         let records = try! RecordReader.read(path: samplePath)
         return try! FitFile.encode(ScalingLawFitter.fit(records.records, law: law, options: o).result)
