@@ -9,6 +9,20 @@ public struct FitAnalysis: Sendable {
     public var rows: [PredictionRow]
 }
 
+/// A fit with no result: every start failed numerically.
+public struct FitFailure: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
+    public var law: String
+    public var starts: Int
+    public init(law: String, starts: Int) {
+        self.law = law
+        self.starts = starts
+    }
+    public var description: String {
+        "law \(law): every one of \(starts) starts failed numerically; try start values near a plausible answer, residuals in linear space, or more starts"
+    }
+    public var errorDescription: String? { description }
+}
+
 /// Fits a scaling law to loss records: multi-start Levenberg–Marquardt (GSL), standard errors,
 /// cluster bootstrap over runs, metrics on the fitted and held-out records, and warnings where the
 /// data cannot pin a parameter down.
@@ -62,7 +76,7 @@ public enum ScalingLawFitter {
             return (fits, boot)
         }
         guard let best = bestFit(fits) else {
-            throw LawError("law \(law.name): every one of \(starts.count) starts failed numerically; try --start values near a plausible answer, --space linear, or more --starts")
+            throw FitFailure(law: law.name, starts: starts.count)
         }
         let tolerance = 1e-6 * best.objective + 1e-14 * Double(data.count)
         let reached = fits.filter { $0.ok && $0.objective - best.objective <= tolerance }.count

@@ -40,7 +40,7 @@ enum StartDesigner {
                 return (0..<defaultLevels).map { parameters[j].startRange.at(Double($0) / Double(defaultLevels - 1)) }
             }
             // In a Double: a product of level counts can pass Int.max. FitOptions keeps an
-            // explicit grid under 1e15 points, and default levels multiply to about --starts, so
+            // explicit grid under 1e15 points, and default levels multiply to about `starts`, so
             // the index stays exact (below 2^53).
             let total = levels.reduce(1.0) { $0 * Double($1.count) }
             // Thin a larger factorial evenly (a fixed stride through its mixed-radix index).

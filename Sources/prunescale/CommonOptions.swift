@@ -45,6 +45,12 @@ struct LawOptions: ParsableArguments {
         }
         return try LawRegistry.law(named: law)
     }
+
+    /// A built-in law by name (`compare --laws`), where `custom` cannot be given its expression.
+    static func builtin(named name: String) throws -> any Law {
+        if name.lowercased() == "custom" { throw LawError("law 'custom' needs --expression (and optionally --params)") }
+        return try LawRegistry.law(named: name)
+    }
 }
 
 /// A numeric option's text. It is read with `NumberText` (decimal only: no `0x10`, `nan` or
@@ -170,6 +176,11 @@ struct FitterOptions: ParsableArguments {
         for name in o.values(\.gridLevels).keys.sorted() where !names.contains(name) {
             throw LawError("--grid \(name): the law has no parameter '\(name)'")
         }
+    }
+
+    /// The fitter's failure with the flags that may help.
+    static func phrased(_ failure: FitFailure) -> LawError {
+        LawError("law \(failure.law): every one of \(failure.starts) starts failed numerically; try --start values near a plausible answer, --space linear, or more --starts")
     }
 
     func parsedHoldout() throws -> Holdout? { try holdout.map { try Holdout(parsing: $0) } }

@@ -50,7 +50,12 @@ struct FitCommand: ParsableCommand {
         let law = try lawOptions.make(start: options.values(\.start))
         let records = try input.load().requiring(law.variables, law: law.name)
         try FitterOptions.checkParameters(options, of: law)
-        let analysis = try ScalingLawFitter.fit(records.records, law: law, options: options, holdout: try fitter.parsedHoldout(), file: input.data)
+        let analysis: FitAnalysis
+        do {
+            analysis = try ScalingLawFitter.fit(records.records, law: law, options: options, holdout: try fitter.parsedHoldout(), file: input.data)
+        } catch let failure as FitFailure {
+            throw FitterOptions.phrased(failure)
+        }
         var written: [String] = []
         if let out {
             written = try FitOutput.write(analysis, plan: nil, to: URL(fileURLWithPath: out))

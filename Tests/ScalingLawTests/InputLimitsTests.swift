@@ -83,10 +83,10 @@ import Testing
     @Test func planner_refusesTooManyPredictionPoints() throws {
         let planner = try PlannerTests.fittedPlanner()
         let target = PlanTarget(n0: 1e9, rho: 0.2, loss0: 2)
-        #expect(throws: InputError("--tokens", "at most 100,000 token counts, got 100001")) {
+        #expect(throws: InputError("tokens", "at most 100,000 token counts, got 100001")) {
             try planner.predict(target, tokens: [Double](repeating: 1e9, count: 100_001))
         }
-        #expect(throws: InputError("--tokens", "expected positive token counts, got nan")) { try planner.predict(target, tokens: [.nan]) }
+        #expect(throws: InputError("tokens", "expected positive token counts, got nan")) { try planner.predict(target, tokens: [.nan]) }
     }
 
     // MARK: simulate
@@ -94,18 +94,18 @@ import Testing
     static let p2 = [500.0, 2000, 1, 0.3, 0.35, -0.8, 0.05]
 
     @Test(arguments: [
-        (SyntheticDesign(n0: [1e9, 1e9]), "--n0: 1e+09 is given twice"),
-        (SyntheticDesign(rho: [0.2, 0.2]), "--rho: 0.2 is given twice"),
-        (SyntheticDesign(tokens: [1e8, 1e8]), "--tokens: 1e+08 is given twice"),
-        (SyntheticDesign(n0: [1e9, 1.0001e9]), "--n0: 1000000000.0 and 1000100000.0 give the same run name 'n0=1e+09 rho=0.15' (3 significant digits)"),
-        (SyntheticDesign(n0: [-1e9]), "--n0: expected positive parameter counts, got -1e+09"),
-        (SyntheticDesign(rho: [1]), "--rho: expected pruning rates in [0, 1), got 1"),
-        (SyntheticDesign(loss0: [2, 2]), "--loss0: needs one value per --n0 (3), got 2"),
-        (SyntheticDesign(noise: -1), "--noise: expected a relative noise of 0 or more, got -1"),
-        (SyntheticDesign(noise: 5, seed: 3), "--noise: a draw gave loss"),
+        (SyntheticDesign(n0: [1e9, 1e9]), "n0: 1e+09 is given twice"),
+        (SyntheticDesign(rho: [0.2, 0.2]), "rho: 0.2 is given twice"),
+        (SyntheticDesign(tokens: [1e8, 1e8]), "tokens: 1e+08 is given twice"),
+        (SyntheticDesign(n0: [1e9, 1.0001e9]), "n0: 1000000000.0 and 1000100000.0 give the same run name 'n0=1e+09 rho=0.15' (3 significant digits)"),
+        (SyntheticDesign(n0: [-1e9]), "n0: expected positive parameter counts, got -1e+09"),
+        (SyntheticDesign(rho: [1]), "rho: expected pruning rates in [0, 1), got 1"),
+        (SyntheticDesign(loss0: [2, 2]), "loss0: needs one value per n0 (3), got 2"),
+        (SyntheticDesign(noise: -1), "noise: expected a relative noise of 0 or more, got -1"),
+        (SyntheticDesign(noise: 5, seed: 3), "noise: a draw gave loss"),
         (SyntheticDesign(n0: (1...1000).map { Double($0) * 1e9 }, rho: (0..<10).map { Double($0) / 10 },
                          tokens: SyntheticDesign.logSpaced(1e8, 1e10, count: 101)),
-         "--n0, --rho, --tokens: 1000 × 10 × 101 = 1.01e+06 records; at most 1,000,000"),
+         "n0, rho, tokens: 1000 × 10 × 101 = 1.01e+06 records; at most 1,000,000"),
     ])
     func simulateWritesOnlyWhatTheReaderAccepts(design: SyntheticDesign, message: String) {
         do {
