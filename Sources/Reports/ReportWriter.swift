@@ -145,12 +145,13 @@ public enum ReportWriter {
         } else {
             md += "- Bootstrap: none\n"
         }
-        if !o.fixed.isEmpty {
-            md += "- Fixed: " + o.fixed.keys.sorted().map { "\($0) = \(Format.significant(o.fixed[$0]!, 6))" }.joined(separator: ", ") + "\n"
+        let fixed = o.values(\.fixed), bounds = o.values(\.bounds)
+        if !fixed.isEmpty {
+            md += "- Fixed: " + fixed.keys.sorted().map { "\($0) = \(Format.significant(fixed[$0]!, 6))" }.joined(separator: ", ") + "\n"
         }
-        if !o.bounds.isEmpty {
-            md += "- Bounds: " + o.bounds.keys.sorted().map { k in
-                let b = o.bounds[k]!
+        if !bounds.isEmpty {
+            md += "- Bounds: " + bounds.keys.sorted().map { k in
+                let b = bounds[k]!
                 return "\(Format.optional(b.lower)) ≤ \(k) ≤ \(Format.optional(b.upper))"
             }.joined(separator: ", ") + "\n"
         }

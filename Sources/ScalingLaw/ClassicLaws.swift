@@ -6,16 +6,17 @@ public struct ChinchillaLaw: Law {
     public init() {}
     public let name = "chinchilla"
     public let formula = "L = E + A/N^alpha + B/D^beta"
-    public let parameterNames = ["E", "A", "B", "alpha", "beta"]
-    public let variables: [Variable] = [.n, .tokens]
-    public let defaultStart = [1.7, 400.0, 400.0, 0.34, 0.28]
-    public let startRanges = [
-        StartRange(0.5, 3), StartRange(10, 1e4, log: true), StartRange(10, 1e4, log: true),
-        StartRange(0.1, 0.8), StartRange(0.1, 0.8),
+    public let parameters = [
+        Parameter("E", start: 1.7, range: StartRange(0.5, 3)),
+        Parameter("A", start: 400, range: StartRange(10, 1e4, log: true)),
+        Parameter("B", start: 400, range: StartRange(10, 1e4, log: true)),
+        Parameter("alpha", start: 0.34, range: StartRange(0.1, 0.8)),
+        Parameter("beta", start: 0.28, range: StartRange(0.1, 0.8)),
     ]
+    public let variables: [Variable] = [.n, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
-        chinchillaValue(p, a: Foundation.exp(-p[3] * x.logN), b: Foundation.exp(-p[4] * x.logTokens), at: x, gradient: g)
+        valueFromPowers(p, at: x, gradient: g)
     }
 
     public func tokenDerivative(_ p: UnsafeBufferPointer<Double>, at x: LawPoint) -> Double {
@@ -23,72 +24,28 @@ public struct ChinchillaLaw: Law {
     }
 }
 
-/// Chinchilla from its powers `a = N^-alpha` and `b = D^-beta`: the one place its value and
-/// gradient are computed, so `ChinchillaLaw.value` and the batch evaluator agree to the bit.
-@inline(__always)
-private func chinchillaValue(_ p: UnsafeBufferPointer<Double>, a: Double, b: Double, at x: LawPoint,
-                             gradient g: UnsafeMutablePointer<Double>?) -> Double {
-    if let g {
-        g[0] = 1
-        g[1] = a
-        g[2] = b
-        g[3] = -p[1] * a * x.logN
-        g[4] = -p[2] * b * x.logTokens
-    }
-    return p[0] + p[1] * a + p[2] * b
-}
+private let chinchillaPowerInputs: [Variable] = [.n, .tokens]
 
-extension ChinchillaLaw: BatchEvaluable {
-    var sharedInputs: [Variable] { [.n, .tokens] }
+/// Chinchilla from its powers `N^-alpha` and `D^-beta` (loss curves share their checkpoints, so
+/// on a data set each is taken once per distinct size and token count).
+extension ChinchillaLaw: PowerTableLaw {
+    var powerInputs: [Variable] { chinchillaPowerInputs }
 
-    func batchEvaluator(for data: FitData) -> (any BatchEvaluator)? {
-        guard let n = data.distinct[.n], let tokens = data.distinct[.tokens] else { return nil }
-        return ChinchillaBatchEvaluator(points: data.points, n: n, tokens: tokens)
-    }
-}
-
-/// Chinchilla on a whole data set: `N^-alpha` once per distinct size and `D^-beta` once per
-/// distinct token count (loss curves share their checkpoints), then combined per point.
-final class ChinchillaBatchEvaluator: BatchEvaluator {
-    private let points: [LawPoint]
-    private let n: DistinctValues, tokens: DistinctValues
-    private var sizePower: [Double], tokenPower: [Double]
-
-    init(points: [LawPoint], n: DistinctValues, tokens: DistinctValues) {
-        self.points = points
-        self.n = n
-        self.tokens = tokens
-        sizePower = [Double](repeating: 0, count: n.points.count)
-        tokenPower = [Double](repeating: 0, count: tokens.points.count)
+    func power(_ k: Int, _ p: UnsafeBufferPointer<Double>, at x: LawPoint) -> Double {
+        k == 0 ? Foundation.exp(-p[3] * x.logN) : Foundation.exp(-p[4] * x.logTokens)
     }
 
-    private func evaluate(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>?) {
-        for (u, x) in n.points.enumerated() { sizePower[u] = Foundation.exp(-p[3] * x.logN) }
-        for (u, x) in tokens.points.enumerated() { tokenPower[u] = Foundation.exp(-p[4] * x.logTokens) }
-        let count = p.count
-        // Buffers taken once: per-element access to a class's arrays costs an exclusivity check.
-        sizePower.withUnsafeBufferPointer { sp in
-            tokenPower.withUnsafeBufferPointer { tp in
-                n.index.withUnsafeBufferPointer { ni in
-                    tokens.index.withUnsafeBufferPointer { ti in
-                        points.withUnsafeBufferPointer { xs in
-                            for i in xs.indices {
-                                values[i] = chinchillaValue(p, a: sp[Int(ni[i])], b: tp[Int(ti[i])], at: xs[i],
-                                                            gradient: gradients.map { $0 + i * count })
-                            }
-                        }
-                    }
-                }
-            }
+    func combine(_ p: UnsafeBufferPointer<Double>, powers w: Powers, at x: LawPoint,
+                 gradient g: UnsafeMutablePointer<Double>?) -> Double {
+        let (a, b) = (w[0], w[1])
+        if let g {
+            g[0] = 1
+            g[1] = a
+            g[2] = b
+            g[3] = -p[1] * a * x.logN
+            g[4] = -p[2] * b * x.logTokens
         }
-    }
-
-    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>) {
-        evaluate(p, into: values, gradients: nil)
-    }
-
-    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>) {
-        evaluate(p, into: values, gradients: gradients)
+        return p[0] + p[1] * a + p[2] * b
     }
 }
 
@@ -99,13 +56,16 @@ public struct SparsityLaw: Law {
     public init() {}
     public let name = "sparsity"
     public let formula = "L = (aS*(1-S)^bS + cS) * (1/N)^bN + (aD/D)^bD + c"
-    public let parameterNames = ["aS", "bS", "cS", "bN", "aD", "bD", "c"]
-    public let variables: [Variable] = [.n, .rho, .tokens]
-    public let defaultStart = [100.0, 1.0, 100.0, 0.3, 1e6, 0.3, 1.5]
-    public let startRanges = [
-        StartRange(1, 1e5, log: true), StartRange(0.1, 3), StartRange(1, 1e5, log: true),
-        StartRange(0.1, 0.6), StartRange(1e3, 1e9, log: true), StartRange(0.1, 0.6), StartRange(0.5, 3),
+    public let parameters = [
+        Parameter("aS", start: 100, range: StartRange(1, 1e5, log: true)),
+        Parameter("bS", start: 1, range: StartRange(0.1, 3)),
+        Parameter("cS", start: 100, range: StartRange(1, 1e5, log: true)),
+        Parameter("bN", start: 0.3, range: StartRange(0.1, 0.6)),
+        Parameter("aD", start: 1e6, range: StartRange(1e3, 1e9, log: true)),
+        Parameter("bD", start: 0.3, range: StartRange(0.1, 0.6)),
+        Parameter("c", start: 1.5, range: StartRange(0.5, 3)),
     ]
+    public let variables: [Variable] = [.n, .rho, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
         let (aS, bS, cS, bN, aD, bD, c) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6])

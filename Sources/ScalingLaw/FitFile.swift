@@ -165,13 +165,10 @@ extension FitResult {
         }
 
         if let p = options.problem { return ("options.\(p.key)", p.problem) }
-        do { _ = try ParameterMap(names: names, options: options) } catch let e as LawError {
+        do { _ = try ParameterMap(options.parameters(of: law)) } catch let e as LawError {
             return ("options", e.message)
         } catch {
             return ("options", "\(error)")
-        }
-        for key in options.start.keys.sorted() + options.grid.keys.sorted() where !names.contains(key) {
-            return ("options", "\(OneLine.quoted(key, limit: 40)) is not a parameter of law \(law.name)")
         }
 
         guard (1...InputLimits.starts).contains(starts.requested), starts.requested <= options.starts else {

@@ -10,14 +10,29 @@ public struct FitAnalysis: Sendable {
     public var rows: [PredictionRow]
 }
 
+/// A fit with no result: every start failed numerically.
+public struct FitFailure: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
+    public var law: String
+    public var starts: Int
+    public init(law: String, starts: Int) {
+        self.law = law
+        self.starts = starts
+    }
+    public var description: String {
+        "law \(law): every one of \(starts) starts failed numerically; try start values near a plausible answer, residuals in linear space, or more starts"
+    }
+    public var errorDescription: String? { description }
+}
+
 /// Fits a scaling law to loss records: multi-start Levenberg–Marquardt (GSL), standard errors,
 /// cluster bootstrap over runs, metrics on the fitted and held-out records, and warnings where the
 /// data cannot pin a parameter down.
 public enum ScalingLawFitter {
     public static func fit(_ records: [LossRecord], law: any Law, options: FitOptions = FitOptions(),
                            holdout: Holdout? = nil, file: String? = nil) throws -> FitAnalysis {
-        try validate(options)
-        let map = try ParameterMap(names: law.parameterNames, options: options)
+        try options.validate()
+        let parameters = try options.parameters(of: law)
+        let map = try ParameterMap(parameters)
         for r in records {
             for v in law.variables where r.value(v) == nil {
                 throw DataError(file: r.source?.file ?? file ?? "records", line: r.source?.line, "no value for '\(v.rawValue)', which law \(law.name) needs")
@@ -33,7 +48,7 @@ public enum ScalingLawFitter {
 
         // Records the law cannot evaluate (e.g. tokens = 0, where D^-beta diverges) or, in log
         // space, cannot compare, are set aside and counted rather than silently dropped.
-        let base = try StartDesigner.baseStart(law: law, options: options)
+        let base = StartDesigner.baseStart(parameters)
         let usable = records.indices.map { i in
             law.value(base, at: points[i]).isFinite && (options.space == .linear || observed[i] > 0)
         }
@@ -50,7 +65,7 @@ public enum ScalingLawFitter {
 
         let solver = LocalSolver(law: law, map: map, options: options)
         let data = solver.data(points: fitIndices.map { points[$0] }, observed: fitIndices.map { observed[$0] })
-        let starts = try StartDesigner.starts(law: law, map: map, options: options)
+        let starts = StartDesigner.starts(parameters, map: map, options: options)
 
         let (fits, boot): ([LocalFit], [LocalFit]) = BLAS.withThreads(1) {  // a fit is fastest on one BLAS thread; fits run side by side
             let fits = parallelMap(starts.count, threads: options.threads) { solver.fit(data, from: starts[$0]) }
@@ -62,7 +77,7 @@ public enum ScalingLawFitter {
             return (fits, boot)
         }
         guard let best = bestFit(fits) else {
-            throw LawError("law \(law.name): every one of \(starts.count) starts failed numerically; try --start values near a plausible answer, --space linear, or more --starts")
+            throw FitFailure(law: law.name, starts: starts.count)
         }
         let tolerance = 1e-6 * best.objective + 1e-14 * Double(data.count)
         let reached = fits.filter { $0.ok && $0.objective - best.objective <= tolerance }.count
@@ -73,8 +88,8 @@ public enum ScalingLawFitter {
         let bootSamples = boot.filter(\.ok).map(\.parameters)
         let alpha = (1 - options.confidence) / 2
         var estimates: [ParameterEstimate] = []
-        for (j, name) in law.parameterNames.enumerated() {
-            var e = ParameterEstimate(name: name, value: p[j], fixed: options.fixed[name] != nil)
+        for (j, parameter) in parameters.enumerated() {
+            var e = ParameterEstimate(name: parameter.name, value: p[j], fixed: parameter.isFixed)
             if let c = map.free.firstIndex(of: j), let covariance, covariance[c][c] > 0 {
                 e.stderr = covariance[c][c].squareRoot()
             }
@@ -113,8 +128,6 @@ public enum ScalingLawFitter {
         analysis.result.warnings = Diagnostics.warnings(for: analysis.result, variables: law.variables, map: map, covarianceAvailable: covariance != nil)
         return analysis
     }
-
-    static func validate(_ o: FitOptions) throws { try o.validate() }
 
     /// The lowest objective; ties go to the earliest start, so the answer is deterministic.
     static func bestFit(_ fits: [LocalFit]) -> LocalFit? {

@@ -1,25 +1,5 @@
 import Foundation
 
-/// Where a multi-start design draws a parameter's starting values from.
-public struct StartRange: Sendable, Equatable, Codable {
-    public var lower: Double
-    public var upper: Double
-    /// Draw uniformly in log space (positive coefficients spanning decades).
-    public var logScale: Bool
-    public init(_ lower: Double, _ upper: Double, log logScale: Bool = false) {
-        precondition(lower <= upper)
-        precondition(!logScale || lower > 0)
-        self.lower = lower
-        self.upper = upper
-        self.logScale = logScale
-    }
-    /// The point at fraction `u` in [0, 1] of the range.
-    public func at(_ u: Double) -> Double {
-        if logScale { return Foundation.exp(Foundation.log(lower) + u * (Foundation.log(upper) - Foundation.log(lower))) }
-        return lower + u * (upper - lower)
-    }
-}
-
 /// A scaling-law form: `L = f(x; p)` with an exact gradient in the parameters.
 ///
 /// Implementations are value types with no mutable state, so one instance can be shared by
@@ -29,13 +9,11 @@ public protocol Law: Sendable {
     var name: String { get }
     /// The formula in plain text, for reports.
     var formula: String { get }
-    var parameterNames: [String] { get }
+    /// In the order of the parameter vector `value` takes, each with a sensible first start and
+    /// the range a multi-start design draws from; none is bounded or fixed.
+    var parameters: [Parameter] { get }
     /// Inputs the law reads; records must provide them.
     var variables: [Variable] { get }
-    /// A sensible first start (also the centre of the start design).
-    var defaultStart: [Double] { get }
-    /// Per-parameter ranges the multi-start design draws from.
-    var startRanges: [StartRange] { get }
 
     /// `L(x; p)`. When `gradient` is not nil, also writes `dL/dp_j` to `gradient[j]` for every parameter.
     func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient: UnsafeMutablePointer<Double>?) -> Double
@@ -48,7 +26,11 @@ public protocol Law: Sendable {
 }
 
 extension Law {
-    public var parameterCount: Int { parameterNames.count }
+    public var parameterNames: [String] { parameters.map(\.name) }
+    /// The first start: every parameter's `start`.
+    public var defaultStart: [Double] { parameters.map(\.start) }
+    public var startRanges: [StartRange] { parameters.map(\.startRange) }
+    public var parameterCount: Int { parameters.count }
 
     /// Convenience for callers holding parameters in an array.
     public func value(_ p: [Double], at x: LawPoint) -> Double {
@@ -67,7 +49,7 @@ extension Law {
         p.withUnsafeBufferPointer { tokenDerivative($0, at: x) }
     }
 
-    public func parameterIndex(_ name: String) -> Int? { parameterNames.firstIndex(of: name) }
+    public func parameterIndex(_ name: String) -> Int? { parameters.firstIndex { $0.name == name } }
 
     public var spec: LawSpec { LawSpec(name: name) }
 }

@@ -15,7 +15,7 @@ public enum LawRegistry {
         let key = name.lowercased()
         let canonical = aliases[key] ?? key
         if let law = builtins.first(where: { $0.name == canonical }) { return law }
-        if canonical == "custom" { throw LawError("law 'custom' needs --expression (and optionally --params)") }
+        if canonical == "custom" { throw LawError("law 'custom' is not built in: it is made from an expression (CustomLaw)") }
         throw LawError("unknown law '\(name)'; known: \(names.joined(separator: ", ")) (aliases: \(aliases.keys.sorted().joined(separator: ", ")))")
     }
 

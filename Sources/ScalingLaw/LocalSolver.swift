@@ -2,132 +2,6 @@ import CGSL
 import COpenBLAS
 import Foundation
 
-/// The data one fit sees, laid out for the solver's inner loop.
-struct FitData: Sendable {
-    var points: [LawPoint]
-    var observed: [Double]
-    /// `log(observed)`, for fits in log space.
-    var logObserved: [Double]
-    /// For the inputs a `BatchEvaluable` law asks for: their distinct values and which one each
-    /// point has (empty for other laws).
-    var distinct: [Variable: DistinctValues]
-
-    init(points: [LawPoint], observed: [Double], distinct inputs: [Variable] = []) {
-        self.points = points
-        self.observed = observed
-        logObserved = observed.map { Foundation.log($0) }
-        distinct = [:]
-        for v in inputs { distinct[v] = DistinctValues(v, of: points) }
-    }
-
-    private init(points: [LawPoint], observed: [Double], logObserved: [Double], distinct: [Variable: DistinctValues]) {
-        self.points = points
-        self.observed = observed
-        self.logObserved = logObserved
-        self.distinct = distinct
-    }
-
-    /// The points at `rows` (repeats allowed), in that order: a bootstrap replicate. Everything
-    /// is copied, not recomputed, so a point carries the same numbers into every replicate.
-    func gathering(_ rows: [Int]) -> FitData {
-        FitData(points: rows.map { points[$0] }, observed: rows.map { observed[$0] }, logObserved: rows.map { logObserved[$0] },
-                distinct: distinct.mapValues { $0.gathering(rows) })
-    }
-
-    var count: Int { points.count }
-}
-
-/// The distinct values one input takes in a data set, and which of them each point has. Inputs
-/// repeat a lot (a run's points share n0 and rho, runs share a token grid), so a law can take
-/// each power of an input once per distinct value instead of once per point.
-struct DistinctValues: Sendable {
-    /// One point per distinct value (the first point with it), in order of first appearance.
-    var points: [LawPoint]
-    /// For each point of the data set, the index of its value in `points`.
-    var index: [Int32]
-
-    /// Values are told apart by their bits, so equal bits give equal logarithms and powers.
-    init(_ v: Variable, of all: [LawPoint]) {
-        var slot: [UInt64: Int32] = [:]
-        var points: [LawPoint] = []
-        var index: [Int32] = []
-        index.reserveCapacity(all.count)
-        var lastBits: UInt64?
-        var lastSlot: Int32 = 0
-        for x in all {
-            let bits = x[v].bitPattern
-            // Neighbouring points usually share the value (a run's checkpoints share n0 and rho).
-            if bits != lastBits {
-                if let k = slot[bits] {
-                    lastSlot = k
-                } else {
-                    lastSlot = Int32(points.count)
-                    slot[bits] = lastSlot
-                    points.append(x)
-                }
-                lastBits = bits
-            }
-            index.append(lastSlot)
-        }
-        self.points = points
-        self.index = index
-    }
-
-    private init(points: [LawPoint], index: [Int32]) {
-        self.points = points
-        self.index = index
-    }
-
-    func gathering(_ rows: [Int]) -> DistinctValues {
-        DistinctValues(points: points, index: rows.map { index[$0] })
-    }
-}
-
-/// A law evaluated on every point of one data set at once.
-///
-/// An evaluator must return, bit for bit, the values and gradients `Law.value(_:at:gradient:)`
-/// returns point by point: which path computed a fit must not show in its results.
-protocol BatchEvaluator: AnyObject {
-    /// `L(x_i; p)` for every point into `values[i]`.
-    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>)
-    /// Values, and each point's gradient into `gradients[i * parameterCount ..< (i + 1) * parameterCount]`.
-    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>)
-}
-
-/// A law with a faster whole-data-set evaluation than point by point.
-protocol BatchEvaluable: Law {
-    /// Inputs whose distinct values the evaluator uses (`FitData.distinct`).
-    var sharedInputs: [Variable] { get }
-    /// Nil when `data` lacks a `distinct` entry the evaluator needs.
-    func batchEvaluator(for data: FitData) -> (any BatchEvaluator)?
-}
-
-/// Any law, point by point.
-private final class PointwiseEvaluator: BatchEvaluator {
-    let law: any Law
-    let points: [LawPoint]
-    let parameterCount: Int
-
-    init(law: any Law, points: [LawPoint]) {
-        self.law = law
-        self.points = points
-        parameterCount = law.parameterCount
-    }
-
-    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>) {
-        for i in points.indices { values[i] = law.value(p, at: points[i], gradient: nil) }
-    }
-
-    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>) {
-        for i in points.indices { values[i] = law.value(p, at: points[i], gradient: gradients + i * parameterCount) }
-    }
-}
-
-/// The fastest evaluator there is for `law` on `data` (`batch` is `law` when it is `BatchEvaluable`).
-func makeEvaluator(law: any Law, batch: (any BatchEvaluable)?, data: FitData) -> any BatchEvaluator {
-    if let batch, let evaluator = batch.batchEvaluator(for: data) { return evaluator }
-    return PointwiseEvaluator(law: law, points: data.points)
-}
 
 /// A residual standing in for a value the law cannot produce at a trial point (non-finite, or
 /// non-positive in log space): large enough that the trust region rejects the step.
@@ -299,19 +173,19 @@ struct LocalSolver {
     let law: any Law
     let map: ParameterMap
     let options: FitOptions
-    /// `law` as a `BatchEvaluable` when it is one, looked up once rather than once per fit.
-    let batch: (any BatchEvaluable)?
+    /// `law` as a `PowerTableLaw` when it is one, looked up once rather than once per fit.
+    let tabled: (any PowerTableLaw)?
 
     init(law: any Law, map: ParameterMap, options: FitOptions) {
         self.law = law
         self.map = map
         self.options = options
-        batch = law as? any BatchEvaluable
+        tabled = law as? any PowerTableLaw
     }
 
-    /// Data laid out for this solver: with the distinct inputs its law's batch evaluator uses.
+    /// Data laid out for this solver: with the distinct inputs its law's power tables use.
     func data(points: [LawPoint], observed: [Double]) -> FitData {
-        FitData(points: points, observed: observed, distinct: batch?.sharedInputs ?? [])
+        FitData(points: points, observed: observed, distinct: tabled?.sharedInputs ?? [])
     }
 
     func fit(_ data: FitData, from start: [Double]) -> LocalFit {
@@ -329,7 +203,7 @@ struct LocalSolver {
         let n = data.count
         let k = map.free.count
         guard n >= k else { return LocalFit(parameters: start, objective: .infinity, iterations: 0, status: Int32(GSL_EBADLEN)) }
-        let ctx = SolverContext(evaluator: makeEvaluator(law: law, batch: batch, data: data), data: data, map: map, space: options.space)
+        let ctx = SolverContext(evaluator: makeEvaluator(law: law, tabled: tabled, data: data), data: data, map: map, space: options.space)
         let unmanaged = Unmanaged.passRetained(ctx)
         defer { unmanaged.release() }
 
@@ -417,7 +291,7 @@ struct LocalSolver {
             gsl_matrix_free(cov)
         }
         // Values and gradients from the same evaluator the solver used.
-        let evaluator = makeEvaluator(law: law, batch: batch, data: data)
+        let evaluator = makeEvaluator(law: law, tabled: tabled, data: data)
         let m = map.count
         var values = [Double](repeating: 0, count: n)
         var gradients = [Double](repeating: 0, count: n * m)

@@ -18,120 +18,23 @@ public struct P2Law: Law {
     public init() {}
     public let name = "p2"
     public let formula = "L = L0 + (1/rho)^gamma * (1/N0)^delta * (NC/N0^alpha + DC/D^beta + E)"
-    public let parameterNames = ["NC", "DC", "E", "alpha", "beta", "gamma", "delta"]
-    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
-    public let defaultStart = [300.0, 1000.0, 0.5, 0.3, 0.3, -0.5, 0.05]
-    public let startRanges = [
-        StartRange(1, 1e5, log: true), StartRange(1, 1e5, log: true), StartRange(-2, 3),
-        StartRange(0.05, 1), StartRange(0.05, 1), StartRange(-2, 0), StartRange(0, 0.5),
+    public let parameters = [
+        Parameter("NC", start: 300, range: StartRange(1, 1e5, log: true)),
+        Parameter("DC", start: 1000, range: StartRange(1, 1e5, log: true)),
+        Parameter("E", start: 0.5, range: StartRange(-2, 3)),
+        Parameter("alpha", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("beta", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("gamma", start: -0.5, range: StartRange(-2, 0)),
+        Parameter("delta", start: 0.05, range: StartRange(0, 0.5)),
     ]
+    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
-        let (alpha, beta, gamma, delta) = (p[3], p[4], p[5], p[6])
-        let a = Foundation.exp(-alpha * x.logN0)
-        let b = Foundation.exp(-beta * x.logTokens)
-        let m = rateFactor(gamma, x) * Foundation.exp(-delta * x.logN0)
-        return p2Value(p, a: a, b: b, m: m, at: x, gradient: g)
+        valueFromPowers(p, at: x, gradient: g)
     }
 
     public func tokenDerivative(_ p: UnsafeBufferPointer<Double>, at x: LawPoint) -> Double {
-        let m = rateFactor(p[5], x) * Foundation.exp(-p[6] * x.logN0)
-        return -m * p[1] * p[4] * Foundation.exp(-(p[4] + 1) * x.logTokens)
-    }
-}
-
-/// P2 from its powers `a = N0^-alpha`, `b = D^-beta` and `m = rho^-gamma N0^-delta`: the one
-/// place the law's value and gradient are computed, so `P2Law.value` and `P2BatchEvaluator`
-/// agree to the bit.
-@inline(__always)
-private func p2Value(_ p: UnsafeBufferPointer<Double>, a: Double, b: Double, m: Double, at x: LawPoint,
-                     gradient g: UnsafeMutablePointer<Double>?) -> Double {
-    let (nc, dc, e) = (p[0], p[1], p[2])
-    let inner = nc * a + dc * b + e
-    if let g {
-        g[0] = m * a
-        g[1] = m * b
-        g[2] = m
-        g[3] = -m * nc * a * x.logN0
-        g[4] = -m * dc * b * x.logTokens
-        g[5] = -safeLogRho(x) * m * inner
-        g[6] = -x.logN0 * m * inner
-    }
-    return x.loss0 + m * inner
-}
-
-extension P2Law: BatchEvaluable {
-    var sharedInputs: [Variable] { [.n0, .rho, .tokens] }
-
-    func batchEvaluator(for data: FitData) -> (any BatchEvaluator)? {
-        guard let n0 = data.distinct[.n0], let rho = data.distinct[.rho], let tokens = data.distinct[.tokens] else { return nil }
-        return P2BatchEvaluator(points: data.points, n0: n0, rho: rho, tokens: tokens)
-    }
-}
-
-/// P2 on a whole data set: the four powers are taken once per distinct n0, rho and token count
-/// (a few dozen `exp` per evaluation instead of four per point), then combined per point.
-final class P2BatchEvaluator: BatchEvaluator {
-    private let points: [LawPoint]
-    private let n0: DistinctValues, rho: DistinctValues, tokens: DistinctValues
-    /// Per distinct value: `N0^-alpha`, `N0^-delta`, `rho^-gamma`, `D^-beta`.
-    private var sizePower: [Double], sizeDelta: [Double], ratePower: [Double], tokenPower: [Double]
-
-    init(points: [LawPoint], n0: DistinctValues, rho: DistinctValues, tokens: DistinctValues) {
-        self.points = points
-        self.n0 = n0
-        self.rho = rho
-        self.tokens = tokens
-        sizePower = [Double](repeating: 0, count: n0.points.count)
-        sizeDelta = sizePower
-        ratePower = [Double](repeating: 0, count: rho.points.count)
-        tokenPower = [Double](repeating: 0, count: tokens.points.count)
-    }
-
-    /// The same expressions as `P2Law.value`, on each distinct input.
-    private func powers(_ p: UnsafeBufferPointer<Double>) {
-        let (alpha, beta, gamma, delta) = (p[3], p[4], p[5], p[6])
-        for (u, x) in n0.points.enumerated() {
-            sizePower[u] = Foundation.exp(-alpha * x.logN0)
-            sizeDelta[u] = Foundation.exp(-delta * x.logN0)
-        }
-        for (u, x) in rho.points.enumerated() { ratePower[u] = rateFactor(gamma, x) }
-        for (u, x) in tokens.points.enumerated() { tokenPower[u] = Foundation.exp(-beta * x.logTokens) }
-    }
-
-    private func evaluate(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>?) {
-        powers(p)
-        let count = p.count
-        sizePower.withUnsafeBufferPointer { sa in
-            sizeDelta.withUnsafeBufferPointer { sd in
-                ratePower.withUnsafeBufferPointer { rp in
-                    tokenPower.withUnsafeBufferPointer { tp in
-                        n0.index.withUnsafeBufferPointer { ni in
-                            rho.index.withUnsafeBufferPointer { ri in
-                                tokens.index.withUnsafeBufferPointer { ti in
-                                    points.withUnsafeBufferPointer { xs in
-                                        for i in xs.indices {
-                                            let u = Int(ni[i])
-                                            let m = rp[Int(ri[i])] * sd[u]
-                                            values[i] = p2Value(p, a: sa[u], b: tp[Int(ti[i])], m: m, at: xs[i],
-                                                                gradient: gradients.map { $0 + i * count })
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>) {
-        evaluate(p, into: values, gradients: nil)
-    }
-
-    func values(_ p: UnsafeBufferPointer<Double>, into values: UnsafeMutablePointer<Double>, gradients: UnsafeMutablePointer<Double>) {
-        evaluate(p, into: values, gradients: gradients)
+        p2TokenDerivative(p, at: x, withDelta: true)
     }
 }
 
@@ -141,33 +44,87 @@ public struct P2NoDeltaLaw: Law {
     public init() {}
     public let name = "p2-nodelta"
     public let formula = "L = L0 + (1/rho)^gamma * (NC/N0^alpha + DC/D^beta + E)"
-    public let parameterNames = ["NC", "DC", "E", "alpha", "beta", "gamma"]
-    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
-    public let defaultStart = [100.0, 300.0, 0.2, 0.3, 0.3, -0.5]
-    public let startRanges = [
-        StartRange(0.1, 1e5, log: true), StartRange(1, 1e5, log: true), StartRange(-2, 3),
-        StartRange(0.05, 1), StartRange(0.05, 1), StartRange(-2, 0),
+    public let parameters = [
+        Parameter("NC", start: 100, range: StartRange(0.1, 1e5, log: true)),
+        Parameter("DC", start: 300, range: StartRange(1, 1e5, log: true)),
+        Parameter("E", start: 0.2, range: StartRange(-2, 3)),
+        Parameter("alpha", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("beta", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("gamma", start: -0.5, range: StartRange(-2, 0)),
     ]
+    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
-        let (nc, dc, e, alpha, beta, gamma) = (p[0], p[1], p[2], p[3], p[4], p[5])
-        let a = Foundation.exp(-alpha * x.logN0)
-        let b = Foundation.exp(-beta * x.logTokens)
-        let m = rateFactor(gamma, x)
-        let inner = nc * a + dc * b + e
-        if let g {
-            g[0] = m * a
-            g[1] = m * b
-            g[2] = m
-            g[3] = -m * nc * a * x.logN0
-            g[4] = -m * dc * b * x.logTokens
-            g[5] = -safeLogRho(x) * m * inner
-        }
-        return x.loss0 + m * inner
+        valueFromPowers(p, at: x, gradient: g)
     }
 
     public func tokenDerivative(_ p: UnsafeBufferPointer<Double>, at x: LawPoint) -> Double {
-        -rateFactor(p[5], x) * p[1] * p[4] * Foundation.exp(-(p[4] + 1) * x.logTokens)
+        p2TokenDerivative(p, at: x, withDelta: false)
+    }
+}
+
+// P2 and p2-nodelta share their parameters' order (p2-nodelta lacks the last, delta) and one
+// computation from the powers `N0^-alpha`, `rho^-gamma`, `D^-beta` and, for P2, `N0^-delta`.
+
+/// The inputs of P2's powers, in power order; p2-nodelta takes the first three.
+private let p2PowerInputs: [Variable] = [.n0, .rho, .tokens, .n0]
+private let p2NoDeltaPowerInputs = Array(p2PowerInputs.prefix(3))
+
+@inline(__always)
+private func p2Power(_ k: Int, _ p: UnsafeBufferPointer<Double>, at x: LawPoint) -> Double {
+    switch k {
+    case 0: Foundation.exp(-p[3] * x.logN0)
+    case 1: rateFactor(p[5], x)
+    case 2: Foundation.exp(-p[4] * x.logTokens)
+    default: Foundation.exp(-p[6] * x.logN0)
+    }
+}
+
+/// P2's value and gradient from its powers `w`, with `m = rho^-gamma N0^-delta` (just
+/// `rho^-gamma` without delta): the one place they are computed.
+@inline(__always)
+private func p2Combine(_ p: UnsafeBufferPointer<Double>, powers w: Powers, at x: LawPoint,
+                       gradient g: UnsafeMutablePointer<Double>?, withDelta: Bool) -> Double {
+    let (nc, dc, e) = (p[0], p[1], p[2])
+    let (a, b) = (w[0], w[2])
+    let m = withDelta ? w[1] * w[3] : w[1]
+    let inner = nc * a + dc * b + e
+    if let g {
+        g[0] = m * a
+        g[1] = m * b
+        g[2] = m
+        g[3] = -m * nc * a * x.logN0
+        g[4] = -m * dc * b * x.logTokens
+        g[5] = -safeLogRho(x) * m * inner
+        if withDelta { g[6] = -x.logN0 * m * inner }
+    }
+    return x.loss0 + m * inner
+}
+
+private func p2TokenDerivative(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, withDelta: Bool) -> Double {
+    let m = withDelta ? p2Power(1, p, at: x) * p2Power(3, p, at: x) : p2Power(1, p, at: x)
+    return -m * p[1] * p[4] * Foundation.exp(-(p[4] + 1) * x.logTokens)
+}
+
+extension P2Law: PowerTableLaw {
+    var powerInputs: [Variable] { p2PowerInputs }
+
+    func power(_ k: Int, _ p: UnsafeBufferPointer<Double>, at x: LawPoint) -> Double { p2Power(k, p, at: x) }
+
+    func combine(_ p: UnsafeBufferPointer<Double>, powers w: Powers, at x: LawPoint,
+                 gradient g: UnsafeMutablePointer<Double>?) -> Double {
+        p2Combine(p, powers: w, at: x, gradient: g, withDelta: true)
+    }
+}
+
+extension P2NoDeltaLaw: PowerTableLaw {
+    var powerInputs: [Variable] { p2NoDeltaPowerInputs }
+
+    func power(_ k: Int, _ p: UnsafeBufferPointer<Double>, at x: LawPoint) -> Double { p2Power(k, p, at: x) }
+
+    func combine(_ p: UnsafeBufferPointer<Double>, powers w: Powers, at x: LawPoint,
+                 gradient g: UnsafeMutablePointer<Double>?) -> Double {
+        p2Combine(p, powers: w, at: x, gradient: g, withDelta: false)
     }
 }
 
@@ -180,13 +137,15 @@ public struct P2AdditiveLaw: Law {
     public init() {}
     public let name = "p2-additive"
     public let formula = "L = L0 + A * rho^gamma / N0^alpha + DC/D^beta + E"
-    public let parameterNames = ["A", "DC", "E", "alpha", "beta", "gamma"]
-    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
-    public let defaultStart = [10.0, 300.0, 0.0, 0.1, 0.3, 1.0]
-    public let startRanges = [
-        StartRange(0.01, 1e4, log: true), StartRange(1, 1e5, log: true), StartRange(-1, 1),
-        StartRange(0, 0.6), StartRange(0.05, 1), StartRange(0.2, 3),
+    public let parameters = [
+        Parameter("A", start: 10, range: StartRange(0.01, 1e4, log: true)),
+        Parameter("DC", start: 300, range: StartRange(1, 1e5, log: true)),
+        Parameter("E", start: 0, range: StartRange(-1, 1)),
+        Parameter("alpha", start: 0.1, range: StartRange(0, 0.6)),
+        Parameter("beta", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("gamma", start: 1, range: StartRange(0.2, 3)),
     ]
+    public let variables: [Variable] = [.n0, .rho, .loss0, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
         let (aa, dc, e, alpha, beta, gamma) = (p[0], p[1], p[2], p[3], p[4], p[5])
@@ -218,13 +177,15 @@ public struct P2CountsLaw: Law {
     public init() {}
     public let name = "p2-counts"
     public let formula = "L = E + NC/N^alpha + DC/D^beta * (N0/N)^gamma"
-    public let parameterNames = ["NC", "DC", "E", "alpha", "beta", "gamma"]
-    public let variables: [Variable] = [.n0, .n, .tokens]
-    public let defaultStart = [300.0, 300.0, 1.5, 0.3, 0.3, 1.0]
-    public let startRanges = [
-        StartRange(1, 1e5, log: true), StartRange(1, 1e5, log: true), StartRange(0, 4),
-        StartRange(0.05, 1), StartRange(0.05, 1), StartRange(0, 5),
+    public let parameters = [
+        Parameter("NC", start: 300, range: StartRange(1, 1e5, log: true)),
+        Parameter("DC", start: 300, range: StartRange(1, 1e5, log: true)),
+        Parameter("E", start: 1.5, range: StartRange(0, 4)),
+        Parameter("alpha", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("beta", start: 0.3, range: StartRange(0.05, 1)),
+        Parameter("gamma", start: 1, range: StartRange(0, 5)),
     ]
+    public let variables: [Variable] = [.n0, .n, .tokens]
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
         let (nc, dc, e, alpha, beta, gamma) = (p[0], p[1], p[2], p[3], p[4], p[5])

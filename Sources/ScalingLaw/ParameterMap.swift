@@ -19,25 +19,15 @@ struct ParameterMap: Sendable {
     /// Indices into the parameter vector of the free parameters, in order.
     let free: [Int]
 
-    init(names: [String], options: FitOptions) throws {
-        for key in options.fixed.keys where !names.contains(key) { throw LawError("--fix \(key): the law has no parameter '\(key)' (it has \(names.joined(separator: ", ")))") }
-        for key in options.bounds.keys where !names.contains(key) { throw LawError("--bound \(key): the law has no parameter '\(key)' (it has \(names.joined(separator: ", ")))") }
-        var t: [Transform] = []
-        for name in names {
-            if let v = options.fixed[name] {
-                guard v.isFinite else { throw LawError("--fix \(name): value must be finite") }
-                t.append(.fixed(v))
-            } else if let b = options.bounds[name] {
-                switch (b.lower, b.upper) {
-                case let (lo?, hi?):
-                    guard lo < hi else { throw LawError("--bound \(name): lower bound \(lo) is not below upper bound \(hi)") }
-                    t.append(.interval(lo, hi))
-                case let (lo?, nil): t.append(.lower(lo))
-                case let (nil, hi?): t.append(.upper(hi))
-                case (nil, nil): t.append(.identity)
-                }
-            } else {
-                t.append(.identity)
+    /// Parameters from validated options (`FitOptions.problem`): fixed values finite, bounds in order.
+    init(_ parameters: [Parameter]) throws {
+        let t: [Transform] = parameters.map { p in
+            if let v = p.fixedValue { return .fixed(v) }
+            switch (p.bounds.lower, p.bounds.upper) {
+            case let (lo?, hi?): return .interval(lo, hi)
+            case let (lo?, nil): return .lower(lo)
+            case let (nil, hi?): return .upper(hi)
+            case (nil, nil): return .identity
             }
         }
         transforms = t

@@ -33,6 +33,59 @@ public struct PlanTarget: Sendable, Equatable, Codable {
     }
 }
 
+extension PlanCriterion {
+    /// The values a criterion holds, by the names `problem` gives them by default.
+    public enum Input: String, Sendable, CaseIterable {
+        case targetLoss, maxSlope, fraction, lossPruned
+    }
+
+    /// The first value out of range, or nil. `name` says what to call each value in the message:
+    /// the library's names by default; a command line passes its flags.
+    public func problem(naming name: (Input) -> String = { $0.rawValue }) -> InputError? {
+        let short = NumberText.short
+        switch self {
+        case .targetLoss(let l):
+            if !(l > 0 && l.isFinite) { return InputError(name(.targetLoss), "expected a positive loss, got \(short(l))") }
+        case .maxSlope(let t):
+            if !(t > 0 && t.isFinite) { return InputError(name(.maxSlope), "expected a positive loss drop per 1e9 tokens, got \(short(t))") }
+        case .recovery(let f, let lp):
+            if !(f > 0 && f < 1) { return InputError(name(.fraction), "expected a fraction in (0, 1), got \(short(f))") }
+            if !(lp.isFinite && lp > 0) { return InputError(name(.lossPruned), "expected a positive loss, got \(short(lp))") }
+        }
+        return nil
+    }
+}
+
+extension PlanTarget {
+    /// The first value out of range, or `n` and `rho` describing different models; nil when the
+    /// target is consistent. `name` says what to call each input in the message: the variable's
+    /// name by default; a command line passes its flags.
+    public func problem(naming name: (Variable) -> String = { $0.rawValue }) -> InputError? {
+        let short = NumberText.short
+        if let n0, !(n0 > 0 && n0.isFinite) { return InputError(name(.n0), "expected a positive parameter count, got \(short(n0))") }
+        if let n, !(n > 0 && n.isFinite) { return InputError(name(.n), "expected a positive parameter count, got \(short(n))") }
+        if let rho, !(rho >= 0 && rho < 1) { return InputError(name(.rho), "expected a pruning rate in [0, 1), got \(short(rho))") }
+        if let loss0, !(loss0 > 0 && loss0.isFinite) { return InputError(name(.loss0), "expected a positive loss, got \(short(loss0))") }
+        if let n0, let n, n > n0 {
+            return InputError(name(.n), "\(short(n)) is larger than \(name(.n0)) \(short(n0)); n is the size after pruning")
+        }
+        if let n0, let n, let rho, abs((1 - n / n0) - rho) > Planner.rateTolerance {
+            return InputError("\(name(.n)), \(name(.rho))",
+                              "they disagree: \(name(.n)) \(short(n)) of \(name(.n0)) \(short(n0)) is rho = \(short(1 - n / n0)), but \(name(.rho)) is \(short(rho)) (n = \(short((1 - rho) * n0))); give one of them")
+        }
+        return nil
+    }
+
+    /// The law's input point at 1 token, with `rho` derived from `n0` and `n` or `n` from `n0`
+    /// and `rho`; inputs neither given nor derived are NaN.
+    var point: LawPoint {
+        var t = self
+        if t.rho == nil, let n0 = t.n0, let n = t.n { t.rho = 1 - n / n0 }
+        if t.n == nil, let n0 = t.n0, let rho = t.rho { t.n = (1 - rho) * n0 }
+        return LawPoint(n0: t.n0 ?? .nan, n: t.n ?? .nan, rho: t.rho ?? .nan, loss0: t.loss0 ?? .nan, tokens: 1)
+    }
+}
+
 /// A point of the loss curve at the target, with its interval when bootstrap samples exist.
 public struct CurvePoint: Sendable, Equatable, Codable {
     public var tokens: Double

@@ -23,8 +23,8 @@ public struct Planner: Sendable {
     /// Token counts searched for a budget: 1 token to 1e30.
     static let searchRange = (lo: 0.0, hi: 30.0)
 
-    /// How far `--rho` may sit from the rate `--n` and `--n0` imply: rounding of either, not a
-    /// different model (0.25 against 0.2503 passes, 0.25 against 0.26 does not).
+    /// How far a target's `rho` may sit from the rate its `n` and `n0` imply: rounding of either,
+    /// not a different model (0.25 against 0.2503 passes, 0.25 against 0.26 does not).
     public static let rateTolerance = 5e-4
 
     /// Checks `fit` against `law` as strictly as the fit.json reader (a fit built in memory gets
@@ -38,28 +38,14 @@ public struct Planner: Sendable {
     }
 
     /// The law's input point for the target, deriving `rho` from `n0` and `n` or `n` from `n0`
-    /// and `rho`. Throws an `InputError` naming the flag of a value out of range, of `--n` and
-    /// `--rho` when they describe different models, or of what the law still lacks.
+    /// and `rho`. Throws the target's `problem()`, or a `LawError` naming what the law still lacks.
     public func point(for target: PlanTarget) throws -> LawPoint {
-        let short = NumberText.short
-        if let n0 = target.n0, !(n0 > 0 && n0.isFinite) { throw InputError("--n0", "expected a positive parameter count, got \(short(n0))") }
-        if let n = target.n, !(n > 0 && n.isFinite) { throw InputError("--n", "expected a positive parameter count, got \(short(n))") }
-        if let rho = target.rho, !(rho >= 0 && rho < 1) { throw InputError("--rho", "expected a pruning rate in [0, 1), got \(short(rho))") }
-        if let l = target.loss0, !(l > 0 && l.isFinite) { throw InputError("--loss0", "expected a positive loss, got \(short(l))") }
-        if let n0 = target.n0, let n = target.n, n > n0 {
-            throw InputError("--n", "\(short(n)) is larger than --n0 \(short(n0)); n is the size after pruning")
-        }
-        if let n0 = target.n0, let n = target.n, let rho = target.rho, abs((1 - n / n0) - rho) > Self.rateTolerance {
-            throw InputError("--n, --rho", "they disagree: --n \(short(n)) of --n0 \(short(n0)) is rho = \(short(1 - n / n0)), but --rho is \(short(rho)) (n = \(short((1 - rho) * n0))); give one of them")
-        }
-        var t = target
-        if t.rho == nil, let n0 = t.n0, let n = t.n { t.rho = 1 - n / n0 }
-        if t.n == nil, let n0 = t.n0, let rho = t.rho { t.n = (1 - rho) * n0 }
-        let x = LawPoint(n0: t.n0 ?? .nan, n: t.n ?? .nan, rho: t.rho ?? .nan, loss0: t.loss0 ?? .nan, tokens: 1)
-        let missing = law.variables.filter { $0 != .tokens && x[$0].isNaN }
+        if let problem = target.problem() { throw problem }
+        let missing = missingInputs(for: target)
         guard missing.isEmpty else {
-            throw LawError("law \(law.name) needs \(missing.map { "--\($0.rawValue)" }.joined(separator: ", ")) for the target model")
+            throw LawError("law \(law.name) needs \(missing.map(\.rawValue).joined(separator: ", ")) for the target model")
         }
+        let x = target.point
         // A fitted law can still be undefined at a far-off target (a power of rho = 0, say).
         guard law.value(best, at: x.with(.tokens, 1e9)).isFinite else {
             throw LawError("law \(law.name) with the fitted parameters has no finite loss at this target model")
@@ -67,13 +53,19 @@ public struct Planner: Sendable {
         return x
     }
 
+    /// The inputs besides tokens the law reads that the target neither gives nor derives.
+    public func missingInputs(for target: PlanTarget) -> [Variable] {
+        let x = target.point
+        return law.variables.filter { $0 != .tokens && x[$0].isNaN }
+    }
+
     /// Losses at the given token counts, with bootstrap intervals when the fit has samples.
     public func predict(_ target: PlanTarget, tokens: [Double]) throws -> [LossPrediction] {
         guard tokens.count <= InputLimits.predictionPoints else {
-            throw InputError("--tokens", "at most \(InputLimits.grouped(InputLimits.predictionPoints)) token counts, got \(tokens.count)")
+            throw InputError("tokens", "at most \(InputLimits.grouped(InputLimits.predictionPoints)) token counts, got \(tokens.count)")
         }
         if let d = tokens.first(where: { !($0 > 0 && $0.isFinite) }) {
-            throw InputError("--tokens", "expected positive token counts, got \(NumberText.short(d))")
+            throw InputError("tokens", "expected positive token counts, got \(NumberText.short(d))")
         }
         let x = try point(for: target)
         return try tokens.map { d in
@@ -138,15 +130,7 @@ public struct Planner: Sendable {
     }
 
     public func plan(_ target: PlanTarget, criterion: PlanCriterion) throws -> PlanResult {
-        let short = NumberText.short
-        switch criterion {
-        case .targetLoss(let l): guard l > 0, l.isFinite else { throw InputError("--target-loss", "expected a positive loss, got \(short(l))") }
-        case .maxSlope(let t):
-            guard t > 0, t.isFinite else { throw InputError("--max-slope", "expected a positive loss drop per 1e9 tokens, got \(short(t))") }
-        case .recovery(let f, let lp):
-            guard f > 0, f < 1 else { throw InputError("--recovery", "expected a fraction in (0, 1), got \(short(f))") }
-            guard lp.isFinite, lp > 0 else { throw InputError("--loss-pruned", "expected a positive loss, got \(short(lp))") }
-        }
+        if let problem = criterion.problem() { throw problem }
         let x = try point(for: target)
         let fl = floor(best, at: x)
         guard fl.isFinite else { throw LawError("law \(law.name) with the fitted parameters has no finite floor L(D→∞) at this target model") }

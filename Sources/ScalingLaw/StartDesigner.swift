@@ -3,26 +3,14 @@ import Randomness
 
 /// Starting points for a multi-start fit.
 enum StartDesigner {
-    /// The law's default start with the user's overrides and fixed values applied.
-    static func baseStart(law: any Law, options: FitOptions) throws -> [Double] {
-        var p = law.defaultStart
-        for (name, value) in options.start {
-            guard let j = law.parameterIndex(name) else {
-                throw LawError("--start \(name): the law has no parameter '\(name)' (it has \(law.parameterNames.joined(separator: ", ")))")
-            }
-            p[j] = value
-        }
-        for (name, value) in options.fixed { if let j = law.parameterIndex(name) { p[j] = value } }
-        return p
+    /// The first start: each parameter's start, or the value it is held at.
+    static func baseStart(_ parameters: [Parameter]) -> [Double] {
+        parameters.map { $0.fixedValue ?? $0.start }
     }
 
-    static func starts(law: any Law, map: ParameterMap, options: FitOptions) throws -> [[Double]] {
-        guard options.starts >= 1 else { throw LawError("--starts must be at least 1") }
-        for key in options.grid.keys where law.parameterIndex(key) == nil {
-            throw LawError("--grid \(key): the law has no parameter '\(key)'")
-        }
-        let base = try baseStart(law: law, options: options)
-        let ranges = law.startRanges
+    /// `options.starts` points (validated: at least 1), the base start first.
+    static func starts(_ parameters: [Parameter], map: ParameterMap, options: FitOptions) -> [[Double]] {
+        let base = baseStart(parameters)
         let free = map.free
         var points: [[Double]]
         switch options.design {
@@ -37,7 +25,7 @@ enum StartDesigner {
                 for j in free {
                     var strata = Array(0..<m)
                     strata.shuffle(using: &rng)
-                    columns.append(strata.map { ranges[j].at((Double($0) + rng.uniform()) / Double(m)) })
+                    columns.append(strata.map { parameters[j].startRange.at((Double($0) + rng.uniform()) / Double(m)) })
                 }
                 for i in 0..<m {
                     var p = base
@@ -48,11 +36,11 @@ enum StartDesigner {
         case .grid:
             let defaultLevels = max(2, Int(Foundation.pow(Double(options.starts), 1 / Double(free.count)).rounded(.down)))
             let levels: [[Double]] = free.map { j in
-                if let given = options.grid[law.parameterNames[j]], !given.isEmpty { return given }
-                return (0..<defaultLevels).map { ranges[j].at(Double($0) / Double(defaultLevels - 1)) }
+                if let given = parameters[j].gridLevels, !given.isEmpty { return given }
+                return (0..<defaultLevels).map { parameters[j].startRange.at(Double($0) / Double(defaultLevels - 1)) }
             }
             // In a Double: a product of level counts can pass Int.max. FitOptions keeps an
-            // explicit grid under 1e15 points, and default levels multiply to about --starts, so
+            // explicit grid under 1e15 points, and default levels multiply to about `starts`, so
             // the index stays exact (below 2^53).
             let total = levels.reduce(1.0) { $0 * Double($1.count) }
             // Thin a larger factorial evenly (a fixed stride through its mixed-radix index).

@@ -63,47 +63,54 @@ public enum Synthetic {
 }
 
 extension Synthetic {
+    /// The values `checkedRecords` checks, by the names its errors give them by default.
+    public enum Input: String, Sendable, CaseIterable {
+        case params, n0, rho, tokens, loss0, noise
+    }
+
     /// `records`, after checking that the design is one the planner would read back: sizes
     /// within `InputLimits`, values in range, no repeated run name or checkpoint, and every loss
-    /// positive and finite. Errors name the `simulate` flag at fault.
-    public static func checkedRecords(law: any Law, params: [Double], design d: SyntheticDesign) throws -> [LossRecord] {
+    /// positive and finite. `name` says what to call each value in an error: the library's names
+    /// by default; a command line passes its flags.
+    public static func checkedRecords(law: any Law, params: [Double], design d: SyntheticDesign,
+                                      naming name: (Input) -> String = { $0.rawValue }) throws -> [LossRecord] {
         let short = NumberText.short
         guard params.count == law.parameterCount, params.allSatisfy(\.isFinite) else {
-            throw InputError("--set", "law \(law.name) needs a finite value for each of \(law.parameterNames.joined(separator: ", "))")
+            throw InputError(name(.params), "law \(law.name) needs a finite value for each of \(law.parameterNames.joined(separator: ", "))")
         }
-        func distinct(_ values: [Double], _ flag: String) throws {
+        func distinct(_ values: [Double], _ input: Input) throws {
             var seen = Set<Double>()
-            for v in values where !seen.insert(v).inserted { throw InputError(flag, "\(short(v)) is given twice") }
+            for v in values where !seen.insert(v).inserted { throw InputError(name(input), "\(short(v)) is given twice") }
         }
-        for (flag, values) in [("--n0", d.n0), ("--rho", d.rho), ("--tokens", d.tokens)] {
+        for (input, values) in [(Input.n0, d.n0), (.rho, d.rho), (.tokens, d.tokens)] {
             guard (1...InputLimits.listValues).contains(values.count) else {
-                throw InputError(flag, "expected 1 to \(InputLimits.grouped(InputLimits.listValues)) values, got \(values.count)")
+                throw InputError(name(input), "expected 1 to \(InputLimits.grouped(InputLimits.listValues)) values, got \(values.count)")
             }
         }
-        if let v = d.n0.first(where: { !($0 > 0 && $0.isFinite) }) { throw InputError("--n0", "expected positive parameter counts, got \(short(v))") }
-        if let v = d.rho.first(where: { !($0 >= 0 && $0 < 1) }) { throw InputError("--rho", "expected pruning rates in [0, 1), got \(short(v))") }
-        if let v = d.tokens.first(where: { !($0 >= 0 && $0.isFinite) }) { throw InputError("--tokens", "expected token counts of 0 or more, got \(short(v))") }
+        if let v = d.n0.first(where: { !($0 > 0 && $0.isFinite) }) { throw InputError(name(.n0), "expected positive parameter counts, got \(short(v))") }
+        if let v = d.rho.first(where: { !($0 >= 0 && $0 < 1) }) { throw InputError(name(.rho), "expected pruning rates in [0, 1), got \(short(v))") }
+        if let v = d.tokens.first(where: { !($0 >= 0 && $0.isFinite) }) { throw InputError(name(.tokens), "expected token counts of 0 or more, got \(short(v))") }
         if let l = d.loss0 {
-            guard l.count == d.n0.count else { throw InputError("--loss0", "needs one value per --n0 (\(d.n0.count)), got \(l.count)") }
-            if let v = l.first(where: { !($0 > 0 && $0.isFinite) }) { throw InputError("--loss0", "expected positive losses, got \(short(v))") }
+            guard l.count == d.n0.count else { throw InputError(name(.loss0), "needs one value per \(name(.n0)) (\(d.n0.count)), got \(l.count)") }
+            if let v = l.first(where: { !($0 > 0 && $0.isFinite) }) { throw InputError(name(.loss0), "expected positive losses, got \(short(v))") }
         }
-        guard d.noise >= 0, d.noise.isFinite else { throw InputError("--noise", "expected a relative noise of 0 or more, got \(short(d.noise))") }
-        try distinct(d.n0, "--n0")
-        try distinct(d.rho, "--rho")
-        try distinct(d.tokens, "--tokens")
+        guard d.noise >= 0, d.noise.isFinite else { throw InputError(name(.noise), "expected a relative noise of 0 or more, got \(short(d.noise))") }
+        try distinct(d.n0, .n0)
+        try distinct(d.rho, .rho)
+        try distinct(d.tokens, .tokens)
         let total = Double(d.n0.count) * Double(d.rho.count) * Double(d.tokens.count)
         guard total <= Double(InputLimits.simulatedRecords) else {
-            throw InputError("--n0, --rho, --tokens", "\(d.n0.count) × \(d.rho.count) × \(d.tokens.count) = \(short(total)) records; at most \(InputLimits.grouped(InputLimits.simulatedRecords))")
+            throw InputError("\(name(.n0)), \(name(.rho)), \(name(.tokens))", "\(d.n0.count) × \(d.rho.count) × \(d.tokens.count) = \(short(total)) records; at most \(InputLimits.grouped(InputLimits.simulatedRecords))")
         }
         // Run names carry 3 significant digits; two models that share one would read back as one run.
-        var names: [String: (Double, Double)] = [:]
+        var runs: [String: (Double, Double)] = [:]
         for n0 in d.n0 {
             for rho in d.rho {
-                let name = runName(n0, rho)
-                if let (m, r) = names.updateValue((n0, rho), forKey: name) {
-                    let flag = m == n0 ? "--rho" : "--n0"
+                let run = runName(n0, rho)
+                if let (m, r) = runs.updateValue((n0, rho), forKey: run) {
+                    let input: Input = m == n0 ? .rho : .n0
                     let (a, b) = m == n0 ? (r, rho) : (m, n0)
-                    throw InputError(flag, "\(a) and \(b) give the same run name '\(name)' (3 significant digits)")
+                    throw InputError(name(input), "\(a) and \(b) give the same run name '\(run)' (3 significant digits)")
                 }
             }
         }
@@ -112,9 +119,9 @@ extension Synthetic {
             let at = "n0 = \(short(bad.n0 ?? .nan)), rho = \(short(bad.rho ?? .nan)), tokens = \(short(bad.tokens ?? .nan))"
             let exact = law.value(params, at: bad.point)
             if d.noise > 0, exact > 0, exact.isFinite {
-                throw InputError("--noise", "a draw gave loss \(short(bad.loss)) at \(at); records need positive losses (use a smaller --noise)")
+                throw InputError(name(.noise), "a draw gave loss \(short(bad.loss)) at \(at); records need positive losses (use a smaller \(name(.noise)))")
             }
-            throw InputError("--set", "law \(law.name) gives loss \(short(exact)) at \(at); records need a positive finite loss")
+            throw InputError(name(.params), "law \(law.name) gives loss \(short(exact)) at \(at); records need a positive finite loss")
         }
         return out
     }

@@ -45,6 +45,12 @@ struct LawOptions: ParsableArguments {
         }
         return try LawRegistry.law(named: law)
     }
+
+    /// A built-in law by name (`compare --laws`), where `custom` cannot be given its expression.
+    static func builtin(named name: String) throws -> any Law {
+        if name.lowercased() == "custom" { throw LawError("law 'custom' needs --expression (and optionally --params)") }
+        return try LawRegistry.law(named: name)
+    }
 }
 
 /// A numeric option's text. It is read with `NumberText` (decimal only: no `0x10`, `nan` or
@@ -142,12 +148,39 @@ struct FitterOptions: ParsableArguments {
         o.maxIterations = try maxIterations.int("--max-iterations")
         o.trustRegion = trustRegion
         o.linearSolver = linearSolver
-        o.start = try KeyValues.numbers(start, flag: "--start")
-        o.fixed = try KeyValues.numbers(fix, flag: "--fix")
-        o.bounds = try KeyValues.bounds(bound)
-        o.grid = try KeyValues.grid(grid)
-        try o.validate()
+        for (name, v) in try KeyValues.numbers(start, flag: "--start") { o.overrides[name, default: ParameterOverride()].start = v }
+        for (name, v) in try KeyValues.numbers(fix, flag: "--fix") { o.overrides[name, default: ParameterOverride()].fixed = v }
+        for (name, v) in try KeyValues.bounds(bound) { o.overrides[name, default: ParameterOverride()].bounds = v }
+        for (name, v) in try KeyValues.grid(grid) { o.overrides[name, default: ParameterOverride()].gridLevels = v }
+        if let p = o.problem { throw InputError(Self.flags[p.option] ?? p.option, p.problem) }
         return o
+    }
+
+    /// The flag that sets each of `FitOptions`' options (xtol, gtol and ftol have none).
+    static let flags = [
+        "huberDelta": "--huber-delta", "starts": "--starts", "seed": "--seed", "bootstrap": "--bootstrap",
+        "confidence": "--confidence", "threads": "--threads", "maxIterations": "--max-iterations",
+        "start": "--start", "fixed": "--fix", "bounds": "--bound", "grid": "--grid",
+    ]
+
+    /// Throws a `LawError` naming the flag that gives `law` a parameter it does not have.
+    static func checkParameters(_ o: FitOptions, of law: any Law) throws {
+        let names = law.parameterNames
+        let listing = "(it has \(names.joined(separator: ", ")))"
+        let given = [("--fix", Array(o.values(\.fixed).keys)), ("--bound", Array(o.values(\.bounds).keys)), ("--start", Array(o.values(\.start).keys))]
+        for (flag, keys) in given {
+            for name in keys.sorted() where !names.contains(name) {
+                throw LawError("\(flag) \(name): the law has no parameter '\(name)' \(listing)")
+            }
+        }
+        for name in o.values(\.gridLevels).keys.sorted() where !names.contains(name) {
+            throw LawError("--grid \(name): the law has no parameter '\(name)'")
+        }
+    }
+
+    /// The fitter's failure with the flags that may help.
+    static func phrased(_ failure: FitFailure) -> LawError {
+        LawError("law \(failure.law): every one of \(failure.starts) starts failed numerically; try --start values near a plausible answer, --space linear, or more --starts")
     }
 
     func parsedHoldout() throws -> Holdout? { try holdout.map { try Holdout(parsing: $0) } }

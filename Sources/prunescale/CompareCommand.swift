@@ -83,20 +83,23 @@ struct CompareCommand: ParsableCommand {
         var seen = Set<String>()
         for name in names {
             // Fitting one law twice would only rank it against itself.
-            let law = try LawRegistry.law(named: name)
+            let law = try LawOptions.builtin(named: name)
             guard seen.insert(law.name).inserted else { throw InputError("--laws", "\(OneLine.quoted(name)) names law \(law.name) a second time") }
         }
         var fits: [FitResult] = []
         var skipped: [Skipped] = []
         for name in names {
-            let law = try LawRegistry.law(named: name)
+            let law = try LawOptions.builtin(named: name)
             do {
                 let usable = try records.requiring(law.variables, law: law.name)
+                try FitterOptions.checkParameters(options, of: law)
                 fits.append(try ScalingLawFitter.fit(usable.records, law: law, options: options, holdout: holdout, file: input.data).result)
             } catch let e as DataError {
                 skipped.append(Skipped(law: law.name, reason: e.description))
             } catch let e as LawError {
                 skipped.append(Skipped(law: law.name, reason: e.message))
+            } catch let failure as FitFailure {
+                skipped.append(Skipped(law: law.name, reason: FitterOptions.phrased(failure).message))
             }
         }
         guard !fits.isEmpty else { throw LawError("no law could be fitted: " + skipped.map { "\($0.law): \($0.reason)" }.joined(separator: "; ")) }

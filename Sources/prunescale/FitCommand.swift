@@ -47,9 +47,15 @@ struct FitCommand: ParsableCommand {
 
     func run() throws {
         let options = try fitter.options()
-        let law = try lawOptions.make(start: options.start)
+        let law = try lawOptions.make(start: options.values(\.start))
         let records = try input.load().requiring(law.variables, law: law.name)
-        let analysis = try ScalingLawFitter.fit(records.records, law: law, options: options, holdout: try fitter.parsedHoldout(), file: input.data)
+        try FitterOptions.checkParameters(options, of: law)
+        let analysis: FitAnalysis
+        do {
+            analysis = try ScalingLawFitter.fit(records.records, law: law, options: options, holdout: try fitter.parsedHoldout(), file: input.data)
+        } catch let failure as FitFailure {
+            throw FitterOptions.phrased(failure)
+        }
         var written: [String] = []
         if let out {
             written = try FitOutput.write(analysis, plan: nil, to: URL(fileURLWithPath: out))

@@ -51,11 +51,23 @@ struct PlanCommand: ParsableCommand {
         return .recovery(fraction: try recovery!.double("--recovery"), lossPruned: try lossPruned.double("--loss-pruned"))
     }
 
+    /// The flag that gives each value of a criterion.
+    static func flag(_ input: PlanCriterion.Input) -> String {
+        switch input {
+        case .targetLoss: "--target-loss"
+        case .maxSlope: "--max-slope"
+        case .fraction: "--recovery"
+        case .lossPruned: "--loss-pruned"
+        }
+    }
+
     func run() throws {
         let criterion = try criterion()
         let target = try targetOptions.target()
         let (fitResult, law) = try FitFile.read(path: fit)
         let planner = try Planner(law: law, fit: fitResult)
+        if let problem = criterion.problem(naming: Self.flag) { throw problem }
+        try TargetOptions.check(target, for: planner)
         let plan = try planner.plan(target, criterion: criterion)
         if let out {
             try OutputDirectory.write(to: URL(fileURLWithPath: out)) { dir in

@@ -18,6 +18,17 @@ struct TargetOptions: ParsableArguments {
     func target() throws -> PlanTarget {
         PlanTarget(n0: try n0?.double("--n0"), n: try n?.double("--n"), rho: try rho?.double("--rho"), loss0: try loss0?.double("--loss0"))
     }
+
+    /// Throws naming the flags of a target value out of range, of `--n` and `--rho` when they
+    /// describe different models, or of what `planner`'s law still lacks.
+    static func check(_ target: PlanTarget, for planner: Planner) throws {
+        let flag = { (v: Variable) in "--\(v.rawValue)" }
+        if let problem = target.problem(naming: flag) { throw problem }
+        let missing = planner.missingInputs(for: target)
+        guard missing.isEmpty else {
+            throw LawError("law \(planner.law.name) needs \(missing.map(flag).joined(separator: ", ")) for the target model")
+        }
+    }
 }
 
 struct PredictResult: Encodable {
@@ -56,6 +67,7 @@ struct PredictCommand: ParsableCommand {
         let list = try TokenList.parse(tokens, flag: "--tokens")
         let (fitResult, law) = try FitFile.read(path: fit)
         let planner = try Planner(law: law, fit: fitResult)
+        try TargetOptions.check(target, for: planner)
         let predictions = try planner.predict(target, tokens: list)
         let result = PredictResult(target: target, law: law.name, confidence: fitResult.options.confidence,
                                    predictions: predictions, extrapolation: try planner.extrapolation(target, tokens: list))

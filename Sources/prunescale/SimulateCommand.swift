@@ -40,6 +40,14 @@ struct SimulateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("CSV file to write (default: stdout).", valueName: "file"))
     var out: String?
 
+    /// The flag that gives each value `Synthetic.checkedRecords` checks.
+    static func flag(_ input: Synthetic.Input) -> String {
+        switch input {
+        case .params: "--set"
+        case .n0, .rho, .tokens, .loss0, .noise: "--\(input.rawValue)"
+        }
+    }
+
     func run() throws {
         let values = try KeyValues.numbers(set, flag: "--set")
         let law = try lawOptions.make(start: values)
@@ -50,7 +58,7 @@ struct SimulateCommand: ParsableCommand {
                                      tokens: try TokenList.parse(tokens, flag: "--tokens", allowZero: true),
                                      loss0: try loss0.map { try KeyValues.list($0, flag: "--loss0") },
                                      noise: try noise.double("--noise"), seed: try seed.uint64("--seed"))
-        let records = try Synthetic.checkedRecords(law: law, params: law.parameterNames.map { values[$0]! }, design: design)
+        let records = try Synthetic.checkedRecords(law: law, params: law.parameterNames.map { values[$0]! }, design: design, naming: Self.flag)
         let text = RecordWriter.csv(RecordSet(file: out ?? "stdout", records: records))
         if let out {
             try FileManager.default.createDirectory(at: URL(fileURLWithPath: out).deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -15,7 +15,7 @@ import Testing
             let records = Synthetic.records(law: ChinchillaLaw(), params: truth, design: design)
             var o = FitOptions()
             o.starts = 1
-            o.start = Dictionary(uniqueKeysWithValues: zip(ChinchillaLaw().parameterNames, truth))
+            o.overrides = Dictionary(uniqueKeysWithValues: zip(ChinchillaLaw().parameterNames, truth.map { ParameterOverride(start: $0) }))
             o.bootstrap = 150
             o.confidence = 0.9
             o.seed = UInt64(1000 + seed)

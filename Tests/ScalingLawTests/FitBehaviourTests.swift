@@ -92,17 +92,17 @@ import Testing
     @Test func fixedParametersStayAndBoundsAreReported() throws {
         let records = Self.paperRecords()
         var o = FitOptions()
-        o.fixed = ["delta": 0.05]
+        o.overrides = ["delta": ParameterOverride(fixed: 0.05)]
         let fixed = try ScalingLawFitter.fit(records, law: P2Law(), options: o)
         #expect(fixed.result.params["delta"] == 0.05)
         #expect(fixed.result.estimates.first { $0.name == "delta" }!.fixed)
         var b = FitOptions()
-        b.bounds = ["beta": ParameterBound(lower: 0.5, upper: 1.0)]
+        b.overrides = ["beta": ParameterOverride(bounds: ParameterBound(lower: 0.5, upper: 1.0))]
         let bounded = try ScalingLawFitter.fit(records, law: P2Law(), options: b)
         #expect(bounded.result.params["beta"]! >= 0.5)
         #expect(bounded.result.warnings.contains { $0.contains("beta") && $0.contains("bound") })
         var bad = FitOptions()
-        bad.fixed = ["zeta": 1]
+        bad.overrides = ["zeta": ParameterOverride(fixed: 1)]
         #expect(throws: LawError.self) { try ScalingLawFitter.fit(records, law: P2Law(), options: bad) }
     }
 

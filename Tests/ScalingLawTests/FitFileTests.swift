@@ -22,8 +22,7 @@ enum FitFixture {
         var o = FitOptions()
         o.starts = 2
         o.bootstrap = 3
-        o.bounds = ["alpha": ParameterBound(lower: 0, upper: 1)]
-        o.fixed = ["E": 1]
+        o.overrides = ["alpha": ParameterOverride(bounds: ParameterBound(lower: 0, upper: 1)), "E": ParameterOverride(fixed: 1)]
         let law = try! CustomLaw(expression: "E + A / n^alpha + B / tokens^beta", start: ["A": 400, "B": 400, "alpha": 0.3, "beta": 0.3, "E": 1])
         let records = try! RecordReader.read(path: samplePath)
         return try! FitFile.encode(ScalingLawFitter.fit(records.records, law: law, options: o).result)
@@ -150,7 +149,7 @@ enum FitFixture {
     }
 }
 
-/// The target model's flags: negative and contradictory values are refused with the flag named
+/// The target model: negative and contradictory values are refused with the value named
 /// (issue 8: `--n` and `--rho` that disagreed were taken without a word).
 @Suite struct PlanTargetTests {
     static let planner: Planner = {
@@ -159,13 +158,13 @@ enum FitFixture {
     }()
 
     @Test(arguments: [
-        (PlanTarget(n0: -70e9, rho: 0.25, loss0: 1.9), "--n0: expected a positive parameter count, got -7e+10"),
-        (PlanTarget(n0: 70e9, n: 0, loss0: 1.9), "--n: expected a positive parameter count, got 0"),
-        (PlanTarget(n0: 70e9, rho: -0.1, loss0: 1.9), "--rho: expected a pruning rate in [0, 1), got -0.1"),
-        (PlanTarget(n0: 70e9, rho: 0.25, loss0: -1.9), "--loss0: expected a positive loss, got -1.9"),
-        (PlanTarget(n0: 70e9, n: 80e9, loss0: 1.9), "--n: 8e+10 is larger than --n0 7e+10; n is the size after pruning"),
+        (PlanTarget(n0: -70e9, rho: 0.25, loss0: 1.9), "n0: expected a positive parameter count, got -7e+10"),
+        (PlanTarget(n0: 70e9, n: 0, loss0: 1.9), "n: expected a positive parameter count, got 0"),
+        (PlanTarget(n0: 70e9, rho: -0.1, loss0: 1.9), "rho: expected a pruning rate in [0, 1), got -0.1"),
+        (PlanTarget(n0: 70e9, rho: 0.25, loss0: -1.9), "loss0: expected a positive loss, got -1.9"),
+        (PlanTarget(n0: 70e9, n: 80e9, loss0: 1.9), "n: 8e+10 is larger than n0 7e+10; n is the size after pruning"),
         (PlanTarget(n0: 70e9, n: 60e9, rho: 0.25, loss0: 1.9),
-         "--n, --rho: they disagree: --n 6e+10 of --n0 7e+10 is rho = 0.1429, but --rho is 0.25 (n = 5.25e+10); give one of them"),
+         "n, rho: they disagree: n 6e+10 of n0 7e+10 is rho = 0.1429, but rho is 0.25 (n = 5.25e+10); give one of them"),
     ])
     func badTargetsAreRefused(target: PlanTarget, message: String) {
         do {
@@ -186,7 +185,7 @@ enum FitFixture {
 
     @Test func criteriaAreChecked() {
         let t = PlanTarget(n0: 70e9, rho: 0.25, loss0: 1.9)
-        #expect(throws: InputError("--target-loss", "expected a positive loss, got -2")) { try Self.planner.plan(t, criterion: .targetLoss(-2)) }
-        #expect(throws: InputError("--max-slope", "expected a positive loss drop per 1e9 tokens, got 0")) { try Self.planner.plan(t, criterion: .maxSlope(0)) }
+        #expect(throws: InputError("targetLoss", "expected a positive loss, got -2")) { try Self.planner.plan(t, criterion: .targetLoss(-2)) }
+        #expect(throws: InputError("maxSlope", "expected a positive loss drop per 1e9 tokens, got 0")) { try Self.planner.plan(t, criterion: .maxSlope(0)) }
     }
 }

@@ -3,7 +3,7 @@ import ScalingLaw
 import Testing
 
 /// Every count and size the planner takes is checked against a limit before any work, with one
-/// line naming the flag (issue 8: these crashed, aborted on allocation or hung).
+/// line naming the value at fault (issue 8: these crashed, aborted on allocation or hung).
 @Suite struct InputLimitsTests {
     static func options(_ change: (inout FitOptions) -> Void) -> FitOptions {
         var o = FitOptions()
@@ -12,20 +12,20 @@ import Testing
     }
 
     static let outOfLimits: [(String, String, FitOptions)] = [
-        ("--bootstrap", "expected 0 to 100,000 replicates, got 1000000000", options { $0.bootstrap = 1_000_000_000 }),
-        ("--bootstrap", "expected 0 to 100,000 replicates, got -1", options { $0.bootstrap = -1 }),
-        ("--starts", "expected 1 to 100,000 starting points, got 0", options { $0.starts = 0 }),
-        ("--starts", "expected 1 to 100,000 starting points, got 100001", options { $0.starts = 100_001 }),
-        ("--confidence", "expected a level in (0, 1), got 7", options { $0.confidence = 7 }),
-        ("--confidence", "expected a level in (0, 1), got nan", options { $0.confidence = .nan }),
-        ("--huber-delta", "expected a positive number, got 0", options { $0.huberDelta = 0 }),
-        ("--huber-delta", "expected a positive number, got inf", options { $0.huberDelta = .infinity }),
-        ("--max-iterations", "expected 1 to 100,000 iterations, got 1000000000", options { $0.maxIterations = 1_000_000_000 }),
-        ("--threads", "expected 0 (all cores) to 1,024 threads, got 100000", options { $0.threads = 100_000 }),
-        ("--grid", "alpha has 1001 levels; give 1 to 1,000", options { $0.grid = ["alpha": (0...1000).map(Double.init)] }),
-        ("--grid", "the full factorial has 1e+18 points; at most 1e+15",
-         options { for p in ["NC", "DC", "E", "alpha", "beta", "gamma"] { $0.grid[p] = (1...1000).map(Double.init) } }),
-        ("--bound", "alpha: lower bound 1 is not below upper bound 0", options { $0.bounds = ["alpha": ParameterBound(lower: 1, upper: 0)] }),
+        ("bootstrap", "expected 0 to 100,000 replicates, got 1000000000", options { $0.bootstrap = 1_000_000_000 }),
+        ("bootstrap", "expected 0 to 100,000 replicates, got -1", options { $0.bootstrap = -1 }),
+        ("starts", "expected 1 to 100,000 starting points, got 0", options { $0.starts = 0 }),
+        ("starts", "expected 1 to 100,000 starting points, got 100001", options { $0.starts = 100_001 }),
+        ("confidence", "expected a level in (0, 1), got 7", options { $0.confidence = 7 }),
+        ("confidence", "expected a level in (0, 1), got nan", options { $0.confidence = .nan }),
+        ("huberDelta", "expected a positive number, got 0", options { $0.huberDelta = 0 }),
+        ("huberDelta", "expected a positive number, got inf", options { $0.huberDelta = .infinity }),
+        ("maxIterations", "expected 1 to 100,000 iterations, got 1000000000", options { $0.maxIterations = 1_000_000_000 }),
+        ("threads", "expected 0 (all cores) to 1,024 threads, got 100000", options { $0.threads = 100_000 }),
+        ("grid", "alpha has 1001 levels; give 1 to 1,000", options { $0.overrides = ["alpha": ParameterOverride(gridLevels: (0...1000).map(Double.init))] }),
+        ("grid", "the full factorial has 1e+18 points; at most 1e+15",
+         options { for p in ["NC", "DC", "E", "alpha", "beta", "gamma"] { $0.overrides[p] = ParameterOverride(gridLevels: (1...1000).map(Double.init)) } }),
+        ("bounds", "alpha: lower bound 1 is not below upper bound 0", options { $0.overrides = ["alpha": ParameterOverride(bounds: ParameterBound(lower: 1, upper: 0))] }),
     ]
 
     @Test(arguments: outOfLimits)
@@ -48,7 +48,7 @@ import Testing
         o.design = .grid
         o.starts = 3
         o.maxIterations = 5
-        for p in ["A", "B", "alpha", "beta", "E"] { o.grid[p] = (1...1000).map { Double($0) / 1000 } }
+        for p in ["A", "B", "alpha", "beta", "E"] { o.overrides[p] = ParameterOverride(gridLevels: (1...1000).map { Double($0) / 1000 }) }
         let fit = try ScalingLawFitter.fit(records, law: ChinchillaLaw(), options: o)
         #expect(fit.result.starts.requested == 3)
     }
@@ -83,10 +83,10 @@ import Testing
     @Test func planner_refusesTooManyPredictionPoints() throws {
         let planner = try PlannerTests.fittedPlanner()
         let target = PlanTarget(n0: 1e9, rho: 0.2, loss0: 2)
-        #expect(throws: InputError("--tokens", "at most 100,000 token counts, got 100001")) {
+        #expect(throws: InputError("tokens", "at most 100,000 token counts, got 100001")) {
             try planner.predict(target, tokens: [Double](repeating: 1e9, count: 100_001))
         }
-        #expect(throws: InputError("--tokens", "expected positive token counts, got nan")) { try planner.predict(target, tokens: [.nan]) }
+        #expect(throws: InputError("tokens", "expected positive token counts, got nan")) { try planner.predict(target, tokens: [.nan]) }
     }
 
     // MARK: simulate
@@ -94,18 +94,18 @@ import Testing
     static let p2 = [500.0, 2000, 1, 0.3, 0.35, -0.8, 0.05]
 
     @Test(arguments: [
-        (SyntheticDesign(n0: [1e9, 1e9]), "--n0: 1e+09 is given twice"),
-        (SyntheticDesign(rho: [0.2, 0.2]), "--rho: 0.2 is given twice"),
-        (SyntheticDesign(tokens: [1e8, 1e8]), "--tokens: 1e+08 is given twice"),
-        (SyntheticDesign(n0: [1e9, 1.0001e9]), "--n0: 1000000000.0 and 1000100000.0 give the same run name 'n0=1e+09 rho=0.15' (3 significant digits)"),
-        (SyntheticDesign(n0: [-1e9]), "--n0: expected positive parameter counts, got -1e+09"),
-        (SyntheticDesign(rho: [1]), "--rho: expected pruning rates in [0, 1), got 1"),
-        (SyntheticDesign(loss0: [2, 2]), "--loss0: needs one value per --n0 (3), got 2"),
-        (SyntheticDesign(noise: -1), "--noise: expected a relative noise of 0 or more, got -1"),
-        (SyntheticDesign(noise: 5, seed: 3), "--noise: a draw gave loss"),
+        (SyntheticDesign(n0: [1e9, 1e9]), "n0: 1e+09 is given twice"),
+        (SyntheticDesign(rho: [0.2, 0.2]), "rho: 0.2 is given twice"),
+        (SyntheticDesign(tokens: [1e8, 1e8]), "tokens: 1e+08 is given twice"),
+        (SyntheticDesign(n0: [1e9, 1.0001e9]), "n0: 1000000000.0 and 1000100000.0 give the same run name 'n0=1e+09 rho=0.15' (3 significant digits)"),
+        (SyntheticDesign(n0: [-1e9]), "n0: expected positive parameter counts, got -1e+09"),
+        (SyntheticDesign(rho: [1]), "rho: expected pruning rates in [0, 1), got 1"),
+        (SyntheticDesign(loss0: [2, 2]), "loss0: needs one value per n0 (3), got 2"),
+        (SyntheticDesign(noise: -1), "noise: expected a relative noise of 0 or more, got -1"),
+        (SyntheticDesign(noise: 5, seed: 3), "noise: a draw gave loss"),
         (SyntheticDesign(n0: (1...1000).map { Double($0) * 1e9 }, rho: (0..<10).map { Double($0) / 10 },
                          tokens: SyntheticDesign.logSpaced(1e8, 1e10, count: 101)),
-         "--n0, --rho, --tokens: 1000 × 10 × 101 = 1.01e+06 records; at most 1,000,000"),
+         "n0, rho, tokens: 1000 × 10 × 101 = 1.01e+06 records; at most 1,000,000"),
     ])
     func simulateWritesOnlyWhatTheReaderAccepts(design: SyntheticDesign, message: String) {
         do {

@@ -95,9 +95,9 @@ import Testing
         do {
             _ = try planner.plan(PlanTarget(n0: 1e9, loss0: 2.0), criterion: .targetLoss(2.2))
         } catch let e as LawError {
-            #expect(e.message.contains("--rho"))
+            #expect(e.message.contains("needs rho"))
         }
-        #expect(throws: InputError("--recovery", "expected a fraction in (0, 1), got 1.5")) { try planner.plan(PlanTarget(n0: 1e9, rho: 0.2, loss0: 2.0), criterion: .recovery(fraction: 1.5, lossPruned: 3)) }
+        #expect(throws: InputError("fraction", "expected a fraction in (0, 1), got 1.5")) { try planner.plan(PlanTarget(n0: 1e9, rho: 0.2, loss0: 2.0), criterion: .recovery(fraction: 1.5, lossPruned: 3)) }
     }
 
     @Test func rhoDerivesFromParameterCounts() throws {

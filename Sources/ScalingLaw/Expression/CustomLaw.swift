@@ -14,10 +14,8 @@ public struct CustomLaw: Law {
     public let expression: String
     public let name = "custom"
     public let formula: String
-    public let parameterNames: [String]
+    public let parameters: [Parameter]
     public let variables: [Variable]
-    public let defaultStart: [Double]
-    public let startRanges: [StartRange]
 
     private let valueProgram: CompiledExpression
     /// `d value / d parameter j`, in parameter order.
@@ -67,17 +65,11 @@ public struct CustomLaw: Law {
 
         self.expression = expression
         formula = "L = \(expression)"
-        parameterNames = names
         // What the expression reads as written, even if simplification drops a term.
         variables = parsed.tree.variables.sorted()
-        defaultStart = names.map { start[$0] ?? 1 }
-        startRanges = defaultStart.map { s in
-            // A decade either side, kept finite and, in log scale, above zero (s / 10 underflows
-            // for a subnormal start).
-            let lo = s / 10, hi = s * 10
-            if s > 0 { return lo > 0 && hi.isFinite ? StartRange(lo, hi, log: true) : StartRange(s / 2, s) }
-            if s == 0 { return StartRange(-1, 1) }
-            return hi.isFinite ? StartRange(hi, lo) : StartRange(s, s / 2)
+        self.parameters = names.map { name in
+            let s = start[name] ?? 1
+            return Parameter(name, start: s, range: Self.startRange(around: s))
         }
 
         let tree = parsed.tree.simplified()
@@ -88,10 +80,19 @@ public struct CustomLaw: Law {
         stackDepth = ([valueProgram, tokenProgram] + gradientPrograms).map(\.stackDepth).max()!
     }
 
+    /// A decade either side of `s`, kept finite and, in log scale, above zero (`s / 10`
+    /// underflows for a subnormal start).
+    private static func startRange(around s: Double) -> StartRange {
+        let lo = s / 10, hi = s * 10
+        if s > 0 { return lo > 0 && hi.isFinite ? StartRange(lo, hi, log: true) : StartRange(s / 2, s) }
+        if s == 0 { return StartRange(-1, 1) }
+        return hi.isFinite ? StartRange(hi, lo) : StartRange(s, s / 2)
+    }
+
     public var spec: LawSpec { LawSpec(name: name, expression: expression, parameters: parameterNames) }
 
     public func value(_ p: UnsafeBufferPointer<Double>, at x: LawPoint, gradient g: UnsafeMutablePointer<Double>?) -> Double {
-        assert(p.count >= parameterNames.count)
+        assert(p.count >= parameters.count)
         guard let g else { return valueProgram.evaluate(p, at: x) }
         // One scratch stack shared by all the programs of this call.
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: max(stackDepth, 1)) { buffer in

@@ -1,16 +1,17 @@
 import Foundation
 
-/// A value given to the planner (a flag, or a field it stands for) outside what it accepts:
-/// `--confidence: expected a level in (0, 1), got 7`.
+/// A value given to the planner outside what it accepts: `confidence: expected a level in (0, 1),
+/// got 7`. The library names a value as its API does (`confidence`, `n0`); the command line,
+/// which checks its own flags, names the flag (`--confidence`).
 public struct InputError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
-    /// The flag, e.g. `--bootstrap`, or the flags that disagree.
-    public var flag: String
+    /// What is at fault: a value's name, or the names of the values that disagree.
+    public var subject: String
     public var problem: String
-    public init(_ flag: String, _ problem: String) {
-        self.flag = flag
+    public init(_ subject: String, _ problem: String) {
+        self.subject = subject
         self.problem = problem
     }
-    public var description: String { OneLine.escaped("\(flag): \(problem)") }
+    public var description: String { OneLine.escaped("\(subject): \(problem)") }
     public var errorDescription: String? { description }
 }
 

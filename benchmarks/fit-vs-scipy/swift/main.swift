@@ -60,7 +60,7 @@ func prepare(dir: String, p2CSV: String) throws {
 func options(start: [Double], names: [String]) -> FitOptions {
     var o = FitOptions()
     o.starts = 1
-    o.start = Dictionary(uniqueKeysWithValues: zip(names, start))
+    o.overrides = Dictionary(uniqueKeysWithValues: zip(names, start.map { ParameterOverride(start: $0) }))
     o.bootstrap = 0
     o.threads = 1
     return o
