@@ -54,7 +54,10 @@ let package = Package(
         .target(name: "Persistence"),
         // The one strict JSON parser and writer (duplicate keys, exact numbers, byte positions).
         .target(name: "JSON"),
-        .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "OpenBLASRuntime", "Randomness", "Persistence"]),
+        // The planner's data: loss records (schema, CSV and JSON Lines readers and writers) and the
+        // input checks they share with the fitter; no GSL, so the trainer can write records.
+        .target(name: "LossRecords", dependencies: ["JSON"]),
+        .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "OpenBLASRuntime", "Randomness", "Persistence", "LossRecords"]),
         // The model engine: float32 buffers and BLAS (Tensor), the Llama model with its
         // hand-written backward (Model), corpus, batches and the training loop (Training).
         .target(name: "Tensor", dependencies: ["COpenBLAS", "OpenBLASRuntime", "Randomness"], swiftSettings: optimizedInDebug + avx2FMA),
@@ -65,39 +68,39 @@ let package = Package(
         .target(name: "TextData", dependencies: ["Model", "Tensor", "Randomness", "Persistence",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         // The training loop (AdamW over sampled batches, evaluations, save/resume) and the ladder's
-        // pre-training. ScalingLaw: the trainer emits loss records in the planner's schema; Yams: the ladder spec.
-        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", "TextData", "ScalingLaw", "Persistence",
+        // pre-training. LossRecords: the trainer emits loss records in the planner's schema; Yams: the ladder spec.
+        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", "TextData", "LossRecords", "Persistence",
                                                  .product(name: "Yams", package: "Yams")]),
         // Pruning: calibration, unit scores, surgery (depth, width) and N:M masks.
         .target(name: "Pruning", dependencies: ["Model", "Tensor", "Randomness", "TextData", "COpenBLAS", "Persistence"], swiftSettings: optimizedInDebug),
-        .target(name: "Reports", dependencies: ["ScalingLaw", "Persistence"]),
+        .target(name: "Reports", dependencies: ["ScalingLaw", "LossRecords", "Persistence"]),
         // The experiment runner: specs, the grid of cells, the SQLite result store (GRDB), the
         // base → pruned → post-trained → evaluated pipeline, export and report.
-        .target(name: "Experiments", dependencies: ["Model", "OpenBLASRuntime", "TextData", "Training", "Pruning", "ScalingLaw", "Reports", "Persistence", "Tensor",
+        .target(name: "Experiments", dependencies: ["Model", "OpenBLASRuntime", "LossRecords", "TextData", "Training", "Pruning", "ScalingLaw", "Reports", "Persistence", "Tensor",
                                                     .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(
             name: "prunescale",
             dependencies: [
-                "ScalingLaw", "Reports", "Model", "TextData", "Training", "Pruning", "Persistence", "Experiments", "OpenBLASRuntime",
+                "ScalingLaw", "LossRecords", "Reports", "Model", "TextData", "Training", "Pruning", "Persistence", "Experiments", "OpenBLASRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "fit-bench", dependencies: ["ScalingLaw"], path: "benchmarks/fit-vs-scipy/swift"),
+        .executableTarget(name: "fit-bench", dependencies: ["ScalingLaw", "LossRecords"], path: "benchmarks/fit-vs-scipy/swift"),
         .executableTarget(name: "train-bench", dependencies: ["Model", "Tensor", "OpenBLASRuntime"], path: "benchmarks/train-throughput/swift"),
         .executableTarget(name: "eval-bench", dependencies: ["Model", "Tensor", "OpenBLASRuntime"], path: "benchmarks/eval-throughput/swift"),
 
-        .testTarget(name: "NativeLinkTests", dependencies: ["COpenBLAS", "CGSL", "ScalingLaw"]),
+        .testTarget(name: "NativeLinkTests", dependencies: ["LossRecords", "COpenBLAS", "CGSL", "ScalingLaw"]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "ScalingLawTests", dependencies: ["ScalingLaw", "Randomness", "Fuzzing"]),
+        .testTarget(name: "ScalingLawTests", dependencies: ["LossRecords", "ScalingLaw", "Randomness", "Fuzzing"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness", "OpenBLASRuntime"]),
         // Fixtures/ holds Python scripts the interop tests run (found through #filePath).
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Randomness", "Fuzzing", "TextData"], exclude: ["Fixtures"]),
         .testTarget(name: "TextDataTests", dependencies: ["TextData", "Model", "Tensor", "Fuzzing", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "OpenBLASRuntime", "TextData", "Model", "Tensor", "ScalingLaw", "Fuzzing", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["LossRecords", "Training", "OpenBLASRuntime", "TextData", "Model", "Tensor", "ScalingLaw", "Fuzzing", "TestSupport"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Model", "Tensor", "Randomness", "TextData"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "TextData", "Training", "Model", "Persistence", "ScalingLaw"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "ScalingLaw"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["LossRecords", "Experiments", "TextData", "Training", "Model", "Persistence", "ScalingLaw"]),
+        .testTarget(name: "ReportsTests", dependencies: ["LossRecords", "Reports", "ScalingLaw"]),
         // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
-        .testTarget(name: "CLITests", dependencies: ["prunescale", "OpenBLASRuntime", "ScalingLaw", "Model", "TextData", "Training", "Persistence", "Tensor"]),
+        .testTarget(name: "CLITests", dependencies: ["LossRecords", "prunescale", "OpenBLASRuntime", "ScalingLaw", "Model", "TextData", "Training", "Persistence", "Tensor"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Reports
 import ScalingLaw
+import LossRecords
 
 /// The run's own figures (the report's others come from `Reports.Figures`).
 enum ExperimentFigures {

@@ -2,6 +2,7 @@ import Foundation
 import Persistence
 import Reports
 import ScalingLaw
+import LossRecords
 
 /// The run's report folder: `records.csv`, `fits.csv` (law × holdout × family, with parameters
 /// and metrics), `predictions.csv`, `plans.csv`, `recovery.csv` (controls and each curve's

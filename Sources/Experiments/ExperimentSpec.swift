@@ -2,6 +2,7 @@ import Foundation
 import Persistence
 import Pruning
 import ScalingLaw
+import LossRecords
 import Training
 import TextData
 import Yams

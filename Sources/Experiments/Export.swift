@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 
 /// The stored evaluations of a plan's cells as loss records in the planner's schema
 /// (`run, n0, n, rho, loss0, tokens, loss`) with the cell's labels, in grid order then token

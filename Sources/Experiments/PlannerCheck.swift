@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 
 /// The planner's own test: fit the law on every base but the largest, plan the tokens each of the
 /// largest base's pruned models needs to reach a loss its measured curve did reach, and compare

@@ -1,6 +1,7 @@
 import Foundation
 import Reports
 import ScalingLaw
+import LossRecords
 
 /// The P2 paper's two findings about post-training, measured on the curves themselves, with no
 /// law: higher pruning rates need more post-training tokens to recover, larger models need fewer.

@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 
 /// The report's figures, as SVG text.
 public enum Figures {

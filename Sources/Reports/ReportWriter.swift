@@ -1,6 +1,7 @@
 import Foundation
 import Persistence
 import ScalingLaw
+import LossRecords
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// Chinchilla (Hoffmann et al. 2022): `L = E + A/N^alpha + B/D^beta`, N the parameters of the
 /// model being trained (here `n`, the pruned size), D the tokens.

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// Plain-language cautions about a fit. Weak identifiability is the rule, not the exception, for
 /// these laws (with three model sizes `NC/N0^alpha` and `E` trade off almost freely), and an

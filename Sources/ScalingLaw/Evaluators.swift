@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// A law evaluated on every point of one data set at once.
 ///

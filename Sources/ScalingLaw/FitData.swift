@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// The data one fit sees, laid out for the solver's inner loop.
 struct FitData: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 import Persistence
 
 /// fit.json: what `fit` writes and `predict` and `plan` read. The reader is as strict as the

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// What the fit minimises.
 public enum Objective: String, Sendable, Codable, CaseIterable {

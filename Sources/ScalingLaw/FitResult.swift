@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// Goodness of fit on one set of records.
 ///

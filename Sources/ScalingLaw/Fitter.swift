@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 import OpenBLASRuntime
 import Randomness
 

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// A scaling-law form: `L = f(x; p)` with an exact gradient in the parameters.
 ///
@@ -66,12 +67,4 @@ public struct LawSpec: Sendable, Equatable, Codable {
         self.expression = expression
         self.parameters = parameters
     }
-}
-
-/// Errors in choosing or defining a law; one line (a quoted expression may hold newlines).
-public struct LawError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { OneLine.escaped(message) }
-    public var errorDescription: String? { description }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// Looks laws up by name, and rebuilds them from the `LawSpec` stored in `fit.json`.
 public enum LawRegistry {

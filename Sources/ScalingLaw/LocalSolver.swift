@@ -1,6 +1,7 @@
 import CGSL
 import COpenBLAS
 import Foundation
+import LossRecords
 
 
 /// A residual standing in for a value the law cannot produce at a trial point (non-finite, or

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// Goodness-of-fit measures on linear losses.
 public enum Metrics {

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 // The post-training scaling law after pruning ("P2 law") and the project's own alternatives.
 // Inputs: n0 parameters before pruning, rho pruning rate, loss0 loss before pruning, tokens D.

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// Fixed-size result slots written by index from several threads; each index is written once by
 /// one thread, and the buffer never moves, so no lock is needed.

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// One parameter of a law as a fit sees it, after lmfit's `Parameter`: its first start, where
 /// other starts are drawn from, its bounds, and whether it is held at a value instead of fitted.

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// Maps the solver's free variables `u` to the law's parameters `p`: fixed parameters drop out,
 /// bounded ones go through a smooth bijection, the rest are identical. Bounds are opt-in: a bound

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// How the planner decides that a model has had enough post-training tokens.
 public enum PlanCriterion: Sendable, Equatable, Codable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// A loss predicted for a target model at one token count.
 public struct LossPrediction: Sendable, Equatable, Codable {

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 import Randomness
 
 /// Starting points for a multi-start fit.

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 import Randomness
 
 /// A grid of pruned models and checkpoints to draw synthetic loss records on, from a known law:

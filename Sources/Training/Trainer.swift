@@ -1,7 +1,7 @@
 import Foundation
 import Model
 import Persistence
-import ScalingLaw
+import LossRecords
 import Tensor
 import TextData
 

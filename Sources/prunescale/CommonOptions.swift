@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ScalingLaw
+import LossRecords
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json

@@ -3,6 +3,7 @@ import Foundation
 import Persistence
 import Reports
 import ScalingLaw
+import LossRecords
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

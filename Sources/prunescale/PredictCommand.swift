@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ScalingLaw
+import LossRecords
 
 /// Target-model flags shared by predict and plan. Negative values are taken (and refused by the
 /// planner with a reason) rather than read as flags.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Persistence
 import ScalingLaw
+import LossRecords
 
 struct SimulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 
 /// Terminal renderings of results (the command line prints; the numbers come from the libraries).
 enum TextReport {

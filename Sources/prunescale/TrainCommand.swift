@@ -4,6 +4,7 @@ import OpenBLASRuntime
 import Model
 import Persistence
 import ScalingLaw
+import LossRecords
 import Tensor
 import Training
 import TextData

@@ -1,6 +1,7 @@
 import Foundation
 import OpenBLASRuntime
 import ScalingLaw
+import LossRecords
 import Tensor
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// Issue 8, "nothing silently wrong", on the planner's commands: every example that crashed,

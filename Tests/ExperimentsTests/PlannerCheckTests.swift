@@ -1,6 +1,7 @@
 @testable import Experiments
 import Foundation
 import ScalingLaw
+import LossRecords
 import Testing
 
 @Suite struct PlannerCheckTests {

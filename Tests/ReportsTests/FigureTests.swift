@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 @testable import Reports
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// A parsed SVG: failing to parse is the well-formedness check.

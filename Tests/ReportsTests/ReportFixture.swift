@@ -1,6 +1,7 @@
 import Foundation
 @testable import Reports
 import ScalingLaw
+import LossRecords
 
 /// A self-consistent fake fit of the P2 law: 3 sizes x 3 pruning rates, 8 checkpoints each,
 /// observed = law value + a small deterministic wiggle; the last 2 checkpoints of every run held out.

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Reports
 import ScalingLaw
+import LossRecords
 import Testing
 
 @Suite struct PredictionsCSVTests {

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Reports
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// Undefined metrics in the reports: "n/a" with the reason in summary.md and the figures, empty

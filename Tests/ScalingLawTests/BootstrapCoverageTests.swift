@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// A 90 % cluster-bootstrap interval should contain the true parameter in about 90 % of

@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// Custom expression laws: parsing, exact symbolic derivatives, agreement with the built-in

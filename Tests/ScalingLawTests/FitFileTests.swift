@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// fit.json fixtures made by the library itself, from the repository's sample records.

@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// Noise-free data drawn from a known law must give back its parameters: the independent check

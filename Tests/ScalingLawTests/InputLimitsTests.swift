@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// Every count and size the planner takes is checked against a limit before any work, with one

@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// Every built-in law's analytic gradient against central finite differences, at points and

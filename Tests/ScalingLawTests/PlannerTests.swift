@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// The planner against closed forms of the P2 law (form L1), which can be solved for D.

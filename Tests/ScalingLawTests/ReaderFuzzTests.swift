@@ -1,6 +1,7 @@
 import Foundation
 import Fuzzing
 import ScalingLaw
+import LossRecords
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// The record reader's rules, each with the exact `file:line: problem` a user would see.
@@ -56,7 +57,7 @@ import Testing
         #expect(r.labels == ["method": "wanda", "family": "llama"])
         // An empty label is absent, like an empty number.
         #expect(set.records[2].labels == ["method": "sparsegpt"])
-        #expect(set.records.map(\.source) == [2, 3, 4].map { ScalingLaw.SourceLocation(file: "t.csv", line: $0) })
+        #expect(set.records.map(\.source) == [2, 3, 4].map { LossRecords.SourceLocation(file: "t.csv", line: $0) })
     }
 
     @Test func readsFilesAndInfersFormatFromExtension() throws {
@@ -64,7 +65,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let csvPath = dir.appendingPathComponent("r.csv").path
         try "run,tokens,loss\na,1,2.5\n".write(toFile: csvPath, atomically: true, encoding: .utf8)
-        #expect(try RecordReader.read(path: csvPath).records.first?.source == ScalingLaw.SourceLocation(file: csvPath, line: 2))
+        #expect(try RecordReader.read(path: csvPath).records.first?.source == LossRecords.SourceLocation(file: csvPath, line: 2))
 
         for ext in ["jsonl", "ndjson", "json", "JSONL"] {
             let path = dir.appendingPathComponent("r.\(ext)").path

@@ -1,5 +1,6 @@
 import Foundation
 import ScalingLaw
+import LossRecords
 import Testing
 
 /// A metric the records do not define is nil (JSON null) with its reason, never NaN: NaN failed

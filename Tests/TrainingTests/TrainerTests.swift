@@ -2,6 +2,7 @@ import Foundation
 import OpenBLASRuntime
 import Model
 import ScalingLaw
+import LossRecords
 import Tensor
 import TestSupport
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// A tree flattened to a postfix program. Evaluation only reads the program, so one instance can
 /// be shared by concurrent fits; the operand stack is scratch memory the caller provides (sized

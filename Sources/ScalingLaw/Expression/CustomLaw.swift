@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// A law typed by the user as an expression, e.g. `E + A / n^alpha + B / tokens^beta`.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 // Symbolic differentiation. Trees are rebuilt through simplifying constructors so that the
 // derivative programs carry no dead work (`0 * x`, `x + 0`, `x ^ 1`, folded constants): most

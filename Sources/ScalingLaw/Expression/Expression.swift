@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 // The expression language of custom laws: a syntax tree, a tokenizer and a recursive-descent
 // parser. Variables (and their aliases) are resolved while parsing; every other identifier is a

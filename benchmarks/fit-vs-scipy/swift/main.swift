@@ -5,6 +5,7 @@
 //   fit-bench p2-big <runs>            time P2 with 64 starts + 1000 bootstrap on 500 records
 import Foundation
 import ScalingLaw
+import LossRecords
 
 /// One benchmark fit: which law, which data, which start. Read by both sides.
 struct Spec: Codable {

@@ -1,4 +1,5 @@
 import Foundation
+import LossRecords
 
 /// Token counts given on the command line: a list `1e8,1e9` or a log-spaced range `1e8:1e10:5`
 /// (from:to:count), at most `InputLimits.predictionPoints` of them.

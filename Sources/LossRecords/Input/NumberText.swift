@@ -81,5 +81,5 @@ public enum NumberText {
     }
 
     /// `%g` with 4 significant digits, as messages show numbers (`-7e+10`).
-    static func short(_ x: Double) -> String { String(format: "%.4g", x) }
+    public static func short(_ x: Double) -> String { String(format: "%.4g", x) }
 }

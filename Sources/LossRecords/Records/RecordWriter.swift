@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// Writes records in the schema `RecordReader` reads, so derived or cleaned data can be saved and
 /// read back unchanged.
@@ -37,33 +38,17 @@ public enum RecordWriter {
     public static func jsonl(_ set: RecordSet) -> String {
         var out = ""
         for r in set.records {
-            var fields = ["\"run\": \(jsonString(r.run))"]
+            var fields = ["\"run\": \(JSONValue.quoted(r.run))"]
             for (key, value) in [("n0", r.n0), ("n", r.n), ("rho", r.rho), ("loss0", r.loss0), ("tokens", r.tokens)] {
                 if let value { fields.append("\"\(key)\": \(number(value))") }
             }
             fields.append("\"loss\": \(number(r.loss))")
             for key in r.labels.keys.sorted() where !ColumnMapping.canonicalNames.contains(key) {
-                fields.append("\(jsonString(key)): \(jsonString(r.labels[key]!))")
+                fields.append("\(JSONValue.quoted(key)): \(JSONValue.quoted(r.labels[key]!))")
             }
             out += "{" + fields.joined(separator: ", ") + "}\n"
         }
         return out
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 
     /// Shortest text that reads back to the same Double: integers without `.0` (sizes and token
