@@ -65,16 +65,15 @@ public enum StructuredPruner {
         let pruned = try LlamaModel(config: cut.config, parameters: cut.parameters, threads: threads)
         let lossAfter = pruned.calibrationLoss(cal, batchSize: request.batchSize)
         let before = ParameterCounts(config), after = ParameterCounts(cut.config)
-        let achieved = Double(before.nonEmbedding - after.nonEmbedding) / Double(before.nonEmbedding)
-        try requireRateMet(asked: rate, removed: before.nonEmbedding - after.nonEmbedding, structure: structure, config: config)
+        let removed = before.nonEmbedding - after.nonEmbedding, achieved = Double(removed) / Double(before.nonEmbedding)
+        try requireRateMet(asked: rate, removed: removed, structure: structure, config: config)
         log(String(format: "%@ %@: removed %d of %d non-embedding parameters (rate %.4f, target %.4f); calibration loss %.4f -> %.4f",
-                   structure.rawValue, methodName, before.nonEmbedding - after.nonEmbedding, before.nonEmbedding, achieved, rate,
+                   structure.rawValue, methodName, removed, before.nonEmbedding, achieved, rate,
                    scoring.lossBefore ?? .nan, lossAfter))
         let kept = Set(selection.blocks.map(\.index))
         let report = PruningReport(
             structure: structure, method: methodName, pattern: nil, targetRate: rate, rate: achieved, options: request.options,
-            seed: request.seed,
-            calibration: .init(source: cal.source, windows: cal.windows, sequenceLength: cal.sequenceLength, tokens: cal.tokenCount, seed: cal.seed),
+            seed: request.seed, calibration: .init(cal),
             before: .init(before), after: .init(after), nonZeroAfter: .init(pruned.nonZeroCounts),
             removedBlocks: config.blocks.indices.filter { !kept.contains($0) },
             keptUnits: selection.blocks.map { b in
@@ -84,6 +83,7 @@ public enum StructuredPruner {
             maskedMatrices: nil, scores: scoring.scores.report, calibrationLossBefore: scoring.lossBefore, calibrationLossAfter: lossAfter,
             evalLossBefore: nil, evalLossAfter: nil, evalTokens: nil,
             wallSeconds: Date().timeIntervalSince(start), peakMemoryBytes: peakResidentBytes(),
+            // The method's passes and the sweep measuring the loss after.
             forwardPasses: scoring.forwardPasses + context.sweep, backwardPasses: scoring.backwardPasses, notes: scoring.notes)
         return PruningOutcome(config: cut.config, parameters: cut.parameters, report: report)
     }
