@@ -24,8 +24,8 @@ struct LossDropScorer: MethodScorer {
     }
 }
 
-/// `taylor-plus` (`DepthMethod.summary`): one gradient sweep; the first 4/32 and last 2/32 of the
-/// blocks (rounded) are protected.
+/// `taylor-plus` (`DepthMethod.summary`): one gradient sweep; the summary's protected fractions
+/// of the depth are rounded to whole blocks.
 struct TaylorPlusScorer: MethodScorer {
     func score(_ c: ScoringContext, log: (String) -> Void) -> Scoring {
         let g = c.gradients()

@@ -11,6 +11,7 @@ struct ScoringContext {
     let batchSize: Int
     /// Threads of any further model a method builds (loss-drop's cut models).
     let threads: Int
+    /// Seed of any sampling the method does (Bonsai's sub-models).
     let seed: UInt64
     /// Fraction of the non-embedding parameters to remove.
     let rate: Double
