@@ -20,6 +20,15 @@ public enum DepthMethod: String, Sendable, Codable, CaseIterable {
         case .taylorPlus: return "Shortened LLaMA Taylor+: sum |w * dL/dw| over a block's weights; first 4/32 and last 2/32 of the blocks are never removed."
         }
     }
+
+    /// The type that implements the method.
+    var scorer: any MethodScorer.Type {
+        switch self {
+        case .blockInfluence: return BlockInfluenceScorer.self
+        case .lossDrop: return LossDropScorer.self
+        case .taylorPlus: return TaylorPlusScorer.self
+        }
+    }
 }
 
 /// Width methods: each scores attention heads and MLP neurons.
@@ -38,12 +47,16 @@ public enum WidthMethod: String, Sendable, Codable, CaseIterable {
         }
     }
 
-    /// How the method spreads the rate over blocks (Bonsai and SAAP choose their own selection and
-    /// never reach the allocator).
-    var allocation: WidthAllocation {
+    /// The type that implements the method.
+    var scorer: any MethodScorer.Type {
         switch self {
-        case .flap: return .global
-        default: return .uniform
+        case .magnitude: return MagnitudeScorer.self
+        case .wanda: return WandaScorer.self
+        case .minitron: return MinitronScorer.self
+        case .taylor: return TaylorScorer.self
+        case .flap: return FLAPScorer.self
+        case .bonsai: return BonsaiScorer.self
+        case .saap: return SAAPScorer.self
         }
     }
 }

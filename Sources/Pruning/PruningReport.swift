@@ -111,6 +111,13 @@ public struct PruningReport: Sendable, Codable {
     }
 }
 
+extension PruningReport.Calibration {
+    /// The record of the windows a method saw.
+    init(_ set: CalibrationSet) {
+        self.init(source: set.source, windows: set.windows, sequenceLength: set.sequenceLength, tokens: set.tokenCount, seed: set.seed)
+    }
+}
+
 /// Peak resident set size of this process so far, in bytes.
 public func peakResidentBytes() -> Int {
     var u = rusage()

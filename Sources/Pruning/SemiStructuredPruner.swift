@@ -76,8 +76,7 @@ public enum SemiStructuredPruner {
         let report = PruningReport(
             structure: .semiStructured, method: method.rawValue, pattern: pattern.description, targetRate: nil, rate: rate,
             options: request.options, seed: request.seed,
-            calibration: method.needsCalibration
-                ? .init(source: cal.source, windows: cal.windows, sequenceLength: cal.sequenceLength, tokens: cal.tokenCount, seed: cal.seed) : nil,
+            calibration: method.needsCalibration ? .init(cal) : nil,
             before: .init(counts), after: .init(counts), nonZeroAfter: .init(check.nonZeroCounts),
             removedBlocks: [], keptUnits: [], maskedMatrices: masked, scores: nil,
             calibrationLossBefore: lossBefore, calibrationLossAfter: lossAfter, evalLossBefore: nil, evalLossAfter: nil, evalTokens: nil,
