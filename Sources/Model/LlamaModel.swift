@@ -224,8 +224,13 @@ public final class LlamaModel {
     /// Runs the model on `batch` sequences of `seqLen` tokens (row-major `[batch, seqLen]`) and keeps
     /// the activations for `backward()`. With `targets` (same shape) returns the mean cross-entropy
     /// over all `batch * seqLen` positions; without, returns NaN and only `logits` are meaningful.
+    /// With `throughBlock`, stops after that block (its activations and those before it are kept;
+    /// no logits, no loss, no backward): calibration that reads one block's inputs skips the rest
+    /// of the model, the LM head included.
     @discardableResult
-    public func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>?, batch B: Int, seqLen T: Int) -> Float {
+    public func forward(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>?, batch B: Int, seqLen T: Int,
+                        throughBlock last: Int? = nil) -> Float {
+        precondition(last.map { config.blocks.indices.contains($0) } ?? true, "forward: no block \(last ?? -1)")
         let N = B * T
         precondition(B > 0 && T > 0 && tokens.count == N, "forward: \(tokens.count) tokens for batch \(B) x \(T)")
         precondition(T <= config.maxSequence, "forward: sequence length \(T) exceeds maxSequence \(config.maxSequence)")
@@ -253,7 +258,7 @@ public final class LlamaModel {
             self.tokens.withUnsafeBufferPointer { tok in
                 Layers.embeddingForward(out: a.residual[0].pointer, tokens: tok.baseAddress!, table: P + embedOffset, n: N, c: C)
             }
-            for (l, shape) in config.blocks.enumerated() {
+            for (l, shape) in config.blocks.enumerated().prefix(last.map { $0 + 1 } ?? config.blocks.count) {
                 let o = blockOffsets[l], s = a.blocks[l], x = a.residual[l].pointer
                 let H = shape.heads, KV = shape.kvHeads, F = shape.mlpHidden
                 Layers.rmsnormForward(out: s.ln1.pointer, rstd: s.rstd1.pointer, x: x, weight: P + o.inputNorm, rows: N, cols: C, eps: eps, threads: th)
@@ -276,6 +281,10 @@ public final class LlamaModel {
                 next.update(from: s.mid.pointer, count: N * C)
                 Layers.linearForward(out: next, x: s.act.pointer, weight: P + o.down, n: N, inF: F, outF: C, accumulate: true, threads: th)
                 if let db = o.downBias { Kernels.addRow(P + db, toRowsOf: next, rows: N, cols: C, threads: th) }
+            }
+            if last != nil {
+                backwardReady = false
+                return .nan
             }
             let xL = a.residual[config.blocks.count].pointer
             Layers.rmsnormForward(out: a.lnf.pointer, rstd: a.rstdf.pointer, x: xL, weight: P + finalNormOffset, rows: N, cols: C, eps: eps, threads: th)

@@ -94,15 +94,16 @@ public struct CalibrationSet: Sendable {
 }
 
 extension LlamaModel {
-    /// Forward on one calibration batch (with targets, so the loss and a backward are available).
+    /// Forward on one calibration batch (with targets, so the loss and a backward are available),
+    /// or without targets through block `throughBlock` only (to read that block's inputs).
     @discardableResult
-    public func forward(_ calibration: CalibrationSet, _ s: CalibrationSet.Slice, withTargets: Bool = true) -> Float {
+    public func forward(_ calibration: CalibrationSet, _ s: CalibrationSet.Slice, withTargets: Bool = true, throughBlock: Int? = nil) -> Float {
         let T = calibration.sequenceLength
         return Array(calibration.inputs(s)).withUnsafeBufferPointer { tok in
             if withTargets {
                 return Array(calibration.targets(s)).withUnsafeBufferPointer { tg in forward(tokens: tok, targets: tg, batch: s.count, seqLen: T) }
             }
-            return forward(tokens: tok, targets: nil, batch: s.count, seqLen: T)
+            return forward(tokens: tok, targets: nil, batch: s.count, seqLen: T, throughBlock: throughBlock)
         }
     }
 

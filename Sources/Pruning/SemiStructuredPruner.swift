@@ -42,7 +42,7 @@ public enum SemiStructuredPruner {
                 if method.needsCalibration {
                     var g = InputGram(dimension: model.width(of: stage.tap, block: l))
                     for s in cal.batches(of: B) {
-                        model.forward(cal, s, withTargets: false)
+                        model.forward(cal, s, withTargets: false, throughBlock: l)
                         try g.add(model.activations(stage.tap, block: l))
                     }
                     gram = g

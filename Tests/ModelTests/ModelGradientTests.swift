@@ -64,6 +64,22 @@ func randomTokens(_ n: Int, vocab: Int, _ rng: inout SeededRandom) -> [Int32] {
         #expect(relativeError(runs[0].grads, runs[1].grads) < 1e-4)
     }
 
+    /// A forward that stops after a block (calibration reading that block's inputs) leaves every
+    /// activation up to it as the full forward does, bit for bit, and no loss.
+    @Test func aForwardThroughOneBlockKeepsItsActivations() throws {
+        let config = tinyConfig(tied: false)
+        let model = try LlamaModel(config: config, seed: 5, initStd: 0.4, threads: 2)
+        var rng = SeededRandom(seed: 6)
+        let b = 2, t = 8
+        let tokens = randomTokens(b * t, vocab: config.vocabSize, &rng)
+        model.forward(tokens: tokens, targets: nil, batch: b, seqLen: t)
+        let full = ActivationTap.allCases.map { Array(model.activations($0, block: 0)).map(\.bitPattern) }
+        model.forward(tokens: randomTokens(b * t, vocab: config.vocabSize, &rng), targets: nil, batch: b, seqLen: t)
+        let partial = tokens.withUnsafeBufferPointer { model.forward(tokens: $0, targets: nil, batch: b, seqLen: t, throughBlock: 0) }
+        #expect(partial.isNaN)
+        #expect(ActivationTap.allCases.map { Array(model.activations($0, block: 0)).map(\.bitPattern) } == full)
+    }
+
     @Test func gradientsAccumulateAcrossMicroBatches() throws {
         let config = tinyConfig(tied: true)
         let model = try LlamaModel(config: config, seed: 3, initStd: 0.2, threads: 1)
