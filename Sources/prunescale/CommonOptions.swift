@@ -1,10 +1,19 @@
 import ArgumentParser
 import Foundation
 import ScalingLaw
+import TextData
 import LossRecords
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
+}
+
+/// Where corpora, token files and fetched models are cached.
+struct CacheOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Cache for corpora, token files and models (default: $PRUNESCALE_CACHE, else ~/.cache/prunescale).", valueName: "dir"))
+    var cache: String?
+
+    var url: URL { cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory() }
 }
 
 /// Where the loss records come from.

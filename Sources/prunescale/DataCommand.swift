@@ -26,10 +26,9 @@ struct CorpusOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A named corpus (shakespeare, gcide, bible, study), a corpus manifest (.json), or a directory of .txt files.", valueName: "name|dir"))
     var corpus: String = "shakespeare"
 
-    @Option(help: ArgumentHelp("Cache directory (default: $PRUNESCALE_CACHE, else ~/.cache/prunescale).", valueName: "dir"))
-    var cache: String?
+    @OptionGroup var cache: CacheOptions
 
-    var cacheURL: URL { cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory() }
+    var cacheURL: URL { cache.url }
 
     func source() throws -> CorpusSource { try CorpusSource.resolve(corpus) }
 }

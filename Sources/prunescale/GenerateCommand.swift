@@ -41,8 +41,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Longest context fed to the model (default: min(max sequence, 256)).", valueName: "n"))
     var context: Int?
 
-    @Option(help: ArgumentHelp("Cache directory (default: $PRUNESCALE_CACHE, else ~/.cache/prunescale).", valueName: "dir"))
-    var cache: String?
+    @OptionGroup var cache: CacheOptions
 
     @OptionGroup var compute: ComputeOptions
 
@@ -61,7 +60,7 @@ struct GenerateCommand: ParsableCommand {
         // The sampled ids, the growing context and the decoded text: about 8 bytes a token.
         try ModelFootprint.requireFits(8 * Double(tokens), "sampling \(tokens) tokens", place: "--tokens")
         let threads = compute.apply()
-        let source = try ModelSource.resolve(model, cache: cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory()) {
+        let source = try ModelSource.resolve(model, cache: cache.url) {
             FileHandle.standardError.write(Data(($0 + "\n").utf8))
         }
         let (m, _) = try TrainingData.loadModel(source, threads: threads)

@@ -38,8 +38,7 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Corpus (default: the spec's, else shakespeare): a named corpus or a directory of .txt files.", valueName: "name|dir"))
     var corpus: String?
 
-    @Option(help: ArgumentHelp("Cache directory (default: $PRUNESCALE_CACHE, else ~/.cache/prunescale).", valueName: "dir"))
-    var cache: String?
+    @OptionGroup var cache: CacheOptions
 
     @Option(help: ArgumentHelp("Override the token budget (smoke checks only: the run is labelled as such and falls short of the spec).", valueName: "n"))
     var tokens: Double?
@@ -66,7 +65,7 @@ struct PretrainCommand: ParsableCommand {
         let threads = compute.apply()
         let progress = ProgressReporter()
         let log: (String) -> Void = { progress.message($0) }
-        let cacheURL = cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory()
+        let cacheURL = cache.url
         var budget: Int?
         if let tokens {
             guard tokens.isFinite, tokens >= 1, tokens <= Double(TrainingSettings.maxTokens) else {

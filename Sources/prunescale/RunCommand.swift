@@ -14,11 +14,11 @@ struct ExperimentOptions: ParsableArguments {
     var store: String?
 
     /// The resolved plan; a bad spec exits with code 2 after one `file:line:column: problem` line.
-    func plan(cache: String? = nil) throws -> RunPlan {
+    func plan(cache: URL = DataCache.defaultDirectory()) throws -> RunPlan {
         do {
             let s = try ExperimentSpec.load(path: spec)
             return try ExperimentRunner.plan(s, store: store.map { URL(fileURLWithPath: $0) },
-                                             cache: cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory())
+                                             cache: cache)
         } catch let e as ExperimentSpecError {
             FileHandle.standardError.write(Data("Error: \(e)\n".utf8))
             throw ExitCode(2)
@@ -87,8 +87,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Cells run side by side (each gets threads / jobs threads).")
     var jobs: Int = 1
 
-    @Option(help: ArgumentHelp("Cache for corpora and token files (default: $PRUNESCALE_CACHE, else ~/.cache/prunescale).", valueName: "dir"))
-    var cache: String?
+    @OptionGroup var cache: CacheOptions
 
     @Flag(help: "List the cells, their estimated cost and state; run nothing.")
     var dryRun = false
@@ -104,8 +103,8 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let plan = try experiment.plan(cache: cache)
-        let cacheURL = cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory()
+        let plan = try experiment.plan(cache: cache.url)
+        let cacheURL = cache.url
         if dryRun {
             let estimate = try CostEstimate.make(plan, threads: compute.apply())
             try estimate.print(format)

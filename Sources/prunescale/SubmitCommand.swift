@@ -42,8 +42,7 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Time limit of each task, as sbatch takes it (e.g. 2:00:00).", valueName: "time")) var time: String?
     @Option(name: .customLong("cpus-per-task"), help: "CPUs of each task (its threads).") var cpusPerTask: Int = 2
     @Option(name: .customLong("array-max"), help: "At most this many tasks of an array at once.") var arrayMax: Int?
-    @Option(help: ArgumentHelp("Cache for corpora and token files (default: $PRUNESCALE_CACHE, else ~/.cache/prunescale).", valueName: "dir"))
-    var cache: String?
+    @OptionGroup var cache: CacheOptions
     @Flag(help: "Write the scripts and print the sbatch commands; submit nothing.") var dryRun = false
 
     func validate() throws {
@@ -61,7 +60,7 @@ struct SubmitCommand: ParsableCommand {
         options.cpusPerTask = cpusPerTask
         options.arrayMax = arrayMax
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let cacheURL = URL(fileURLWithPath: (cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory()).path).standardizedFileURL
+        let cacheURL = URL(fileURLWithPath: cache.url.path).standardizedFileURL
         let slurmPlan = SlurmPlan.make(plan, statuses: try ExperimentRunner.status(plan), binary: binary, cache: cacheURL, options: options)
         try slurmPlan.write()
         var jobs: [String] = []

@@ -20,12 +20,12 @@ struct PrepareBaseCommand: ParsableCommand {
     @OptionGroup var experiment: ExperimentOptions
     @Option(help: "Base name.") var base: String
     @OptionGroup var compute: ComputeOptions
-    @Option(help: ArgumentHelp("Cache for corpora and token files.", valueName: "dir")) var cache: String?
+    @OptionGroup var cache: CacheOptions
 
     func run() throws {
-        let plan = try experiment.plan(cache: cache)
+        let plan = try experiment.plan(cache: cache.url)
         let threads = compute.apply()
-        try ExperimentTasks.prepareBase(plan, name: base, cache: cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory(),
+        try ExperimentTasks.prepareBase(plan, name: base, cache: cache.url,
                                         threads: threads, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
     }
 }
@@ -46,12 +46,12 @@ struct RunCellCommand: ParsableCommand {
     @OptionGroup var experiment: ExperimentOptions
     @Option(help: "Cell id or label.") var cell: String
     @OptionGroup var compute: ComputeOptions
-    @Option(help: ArgumentHelp("Cache for corpora and token files.", valueName: "dir")) var cache: String?
+    @OptionGroup var cache: CacheOptions
 
     func run() throws {
-        let plan = try experiment.plan(cache: cache)
+        let plan = try experiment.plan(cache: cache.url)
         let threads = compute.apply()
-        try ExperimentTasks.runCell(plan, id: cell, cache: cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory(),
+        try ExperimentTasks.runCell(plan, id: cell, cache: cache.url,
                                     threads: threads, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
     }
 }

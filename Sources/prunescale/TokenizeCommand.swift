@@ -28,8 +28,7 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "A prompt to encode as a model input.")
     var prompt: String?
 
-    @Option(help: ArgumentHelp("Cache directory (default: $PRUNESCALE_CACHE, else ~/.cache/prunescale).", valueName: "dir"))
-    var cache: String?
+    @OptionGroup var cache: CacheOptions
 
     @Option(help: "Output on stdout: text (the ids, space-separated) or json ({\"ids\": [...], \"count\": N}).")
     var format: OutputFormat = .text
@@ -44,7 +43,7 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let source = try ModelSource.resolve(model, cache: cache.map { URL(fileURLWithPath: $0) } ?? DataCache.defaultDirectory()) {
+        let source = try ModelSource.resolve(model, cache: cache.url) {
             FileHandle.standardError.write(Data(($0 + "\n").utf8))
         }
         let tokenizer = try TrainingData.tokenizer(for: source)
