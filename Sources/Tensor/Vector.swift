@@ -1,7 +1,7 @@
 import Foundation
 
-/// Eight float32 lanes: the width the elementwise kernels work in. (The package is built for the
-/// baseline x86-64 target, so this is two SSE registers; on arm64, two NEON registers.)
+/// Eight float32 lanes: the width the elementwise kernels work in (one AVX2 register with
+/// Package.swift's x86-64 settings; two SSE registers on baseline x86-64, two NEON registers on arm64).
 public typealias Float8 = SIMD8<Float>
 
 /// Vector loads, stores and math for the elementwise kernels.

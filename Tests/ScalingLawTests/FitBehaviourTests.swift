@@ -169,7 +169,7 @@ import Testing
         #expect(try Holdout.rho(nil).heldOut(records) == [true, true, false, false, false])
         #expect(try Holdout.rho(0.25).heldOut(records) == [false, false, true, true, false])
         // Sizes stay exact.
-        let sized = [1e6, 1e6 + 1, 2e6].map { LossRecord(run: "\($0)", n0: $0, rho: 0.2, loss0: 2, tokens: 1e5, loss: 2.5) }
+        let sized = ([1e6, 1e6 + 1, 2e6] as [Double]).map { LossRecord(run: "\($0)", n0: $0, rho: 0.2, loss0: 2, tokens: 1e5, loss: 2.5) }
         #expect(try Holdout.n0(nil).heldOut(sized) == [false, false, true])
     }
 }

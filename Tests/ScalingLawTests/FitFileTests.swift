@@ -132,7 +132,7 @@ enum FitFixture {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let big = dir.appendingPathComponent("fit.json")
-        FileManager.default.createFile(atPath: big.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: big.path, contents: nil)
         let handle = try FileHandle(forWritingTo: big)
         try handle.truncate(atOffset: UInt64(InputLimits.fitFileBytes) + 10)  // sparse: no disk used
         try handle.close()
