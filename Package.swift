@@ -91,6 +91,7 @@ let package = Package(
         .testTarget(name: "NativeLinkTests", dependencies: ["LossRecords", "COpenBLAS", "CGSL", "ScalingLaw"]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "LossRecordsTests", dependencies: ["LossRecords"]),
         .testTarget(name: "ScalingLawTests", dependencies: ["LossRecords", "ScalingLaw", "Randomness", "Fuzzing"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness", "OpenBLASRuntime"]),
         // Fixtures/ holds Python scripts the interop tests run (found through #filePath).

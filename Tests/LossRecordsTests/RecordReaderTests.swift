@@ -1,5 +1,4 @@
 import Foundation
-import ScalingLaw
 import LossRecords
 import Testing
 
