@@ -54,6 +54,8 @@ let package = Package(
         .target(name: "Persistence"),
         // The one strict JSON parser and writer (duplicate keys, exact numbers, byte positions).
         .target(name: "JSON"),
+        // The YAML specs' shared reader (Yams): nodes with their places, typed scalars, one-line errors.
+        .target(name: "YAMLSpec", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The planner's data: loss records (schema, CSV and JSON Lines readers and writers) and the
         // input checks they share with the fitter; no GSL, so the trainer can write records.
         .target(name: "LossRecords", dependencies: ["JSON"]),
@@ -69,14 +71,14 @@ let package = Package(
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         // The training loop (AdamW over sampled batches, evaluations, save/resume) and the ladder's
         // pre-training. LossRecords: the trainer emits loss records in the planner's schema; Yams: the ladder spec.
-        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", "TextData", "LossRecords", "Persistence",
+        .target(name: "Training", dependencies: ["Model", "Tensor", "Randomness", "TextData", "LossRecords", "Persistence", "YAMLSpec",
                                                  .product(name: "Yams", package: "Yams")]),
         // Pruning: calibration, unit scores, surgery (depth, width) and N:M masks.
         .target(name: "Pruning", dependencies: ["Model", "Tensor", "Randomness", "TextData", "COpenBLAS", "Persistence"], swiftSettings: optimizedInDebug),
         .target(name: "Reports", dependencies: ["ScalingLaw", "LossRecords", "Persistence"]),
         // The experiment runner: specs, the grid of cells, the SQLite result store (GRDB), the
         // base → pruned → post-trained → evaluated pipeline, export and report.
-        .target(name: "Experiments", dependencies: ["Model", "OpenBLASRuntime", "LossRecords", "TextData", "Training", "Pruning", "ScalingLaw", "Reports", "Persistence", "Tensor",
+        .target(name: "Experiments", dependencies: ["Model", "OpenBLASRuntime", "LossRecords", "YAMLSpec", "TextData", "Training", "Pruning", "ScalingLaw", "Reports", "Persistence", "Tensor",
                                                     .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(
             name: "prunescale",

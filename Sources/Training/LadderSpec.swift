@@ -3,6 +3,7 @@ import TextData
 import Persistence
 import Model
 import Yams
+import YAMLSpec
 
 /// A problem in a ladder spec, at its line: `file:line: problem`.
 public struct SpecError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
@@ -74,18 +75,15 @@ public struct LadderSpec: Sendable, Equatable {
     }
 
     public static func parse(_ text: String, file: String) throws -> LadderSpec {
-        let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch let e as YamlError {
-            throw SpecReader.yamlError(e, file: file, text: text)
-        }
-        guard let root else { throw SpecError(file: file, line: 1, "the spec is empty") }
-        return try SpecReader(file: file).spec(root)
+        let reader = SpecReader(file: file)
+        return try reader.spec(try reader.nodes.compose(text))
     }
 }
 
 /// Walks the YAML tree, checking keys and types, with each node's line at hand.
 struct SpecReader {
     let file: String
+    var nodes: YAMLNodes<SpecError> { YAMLNodes(file: file) { line, _, message in SpecError(file: file, line: line, message) } }
 
     static let topKeys = ["output", "corpus", "sizes"]
     static let modelKeys = ["name", "hidden", "layers", "heads", "kv_heads", "mlp_hidden", "vocab", "tied_embeddings"]
@@ -99,77 +97,31 @@ struct SpecReader {
         return alnum(first) && s.unicodeScalars.allSatisfy { alnum($0) || $0 == "_" || $0 == "-" }
     }
 
-    func fail(_ node: Node?, _ message: String) -> SpecError { SpecError(file: file, line: node?.mark?.line, message) }
-
-    static func yamlError(_ e: YamlError, file: String, text: String) -> SpecError {
-        switch e {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
-            let ctx = context.map { " (\($0.text))" } ?? ""
-            return SpecError(file: file, line: mark.line, "YAML syntax: \(problem)\(ctx)")
-        case let .reader(problem, offset, _, _):
-            let line = offset.map { o in text.utf8.prefix(o).filter { $0 == 0x0A }.count + 1 }
-            return SpecError(file: file, line: line, "cannot read the YAML: \(problem)")
-        default:
-            return SpecError(file: file, line: nil, "YAML: \(e)")
-        }
-    }
-
-    /// A mapping's entries in order; duplicate keys and non-string keys are errors.
-    func entries(_ node: Node, _ what: String) throws -> [(key: String, keyNode: Node, value: Node)] {
-        guard case .mapping(let m) = node else { throw fail(node, "\(what) must be a mapping of key: value") }
-        var seen = Set<String>()
-        return try m.map { pair in
-            guard case .scalar(let k) = pair.key else { throw fail(pair.key, "keys must be plain names") }
-            guard seen.insert(k.string).inserted else { throw fail(pair.key, "duplicate key '\(k.string)'") }
-            return (k.string, pair.key, pair.value)
-        }
-    }
-
-    func scalar(_ node: Node, _ key: String, _ type: String) throws -> String {
-        guard case .scalar(let s) = node else { throw fail(node, "'\(key)' must be \(type), got a \(kind(node))") }
-        let text = s.string.trimmingCharacters(in: .whitespaces)
-        if s.style == .plain, text.isEmpty || text == "~" || text == "null" { throw fail(node, "'\(key)' has no value (expected \(type))") }
-        return text
-    }
-
-    func kind(_ node: Node) -> String {
-        switch node {
-        case .scalar: "scalar"
-        case .mapping: "mapping"
-        case .sequence: "list"
-        }
-    }
-
     func double(_ node: Node, _ key: String) throws -> Double {
-        let text = try scalar(node, key, "a number")
+        let text = try nodes.scalar(node, key, "a number")
         guard let v = Double(text.replacingOccurrences(of: "_", with: "")), v.isFinite else {
-            throw fail(node, "'\(key)' must be a number, got '\(text)'")
+            throw nodes.fail(node, "'\(key)' must be a number, got '\(text)'")
         }
         return v
     }
 
     /// Integers may be written 64, 1_000 or 1e6.
     func int(_ node: Node, _ key: String) throws -> Int {
-        let text = try scalar(node, key, "an integer")
+        let text = try nodes.scalar(node, key, "an integer")
         let clean = text.replacingOccurrences(of: "_", with: "")
         if let v = Int(clean) { return v }
         if let d = Double(clean), d.isFinite, d == d.rounded(), abs(d) < 9e15 { return Int(d) }
-        throw fail(node, "'\(key)' must be an integer, got '\(text)'")
+        throw nodes.fail(node, "'\(key)' must be an integer, got '\(text)'")
     }
 
-    func string(_ node: Node, _ key: String) throws -> String { try scalar(node, key, "a string") }
 
     func bool(_ node: Node, _ key: String) throws -> Bool {
-        let text = try scalar(node, key, "true or false")
+        let text = try nodes.scalar(node, key, "true or false")
         switch text.lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
-        default: throw fail(node, "'\(key)' must be true or false, got '\(text)'")
+        default: throw nodes.fail(node, "'\(key)' must be true or false, got '\(text)'")
         }
-    }
-
-    func unknown(_ keyNode: Node, _ key: String, where place: String, known: [String]) -> SpecError {
-        fail(keyNode, "unknown key '\(key)' in \(place) (known: \(known.joined(separator: ", ")))")
     }
 
     /// Training keys as given (defaults or a size's overrides), each with its node for errors.
@@ -178,23 +130,23 @@ struct SpecReader {
     func spec(_ root: Node) throws -> LadderSpec {
         var output: String?, corpus: String?, sizesNode: Node?
         var defaults: Given = [:]
-        for (key, keyNode, value) in try entries(root, "the spec") {
+        for (key, keyNode, value) in try nodes.entries(root, "the spec") {
             switch key {
-            case "output": output = try string(value, key)
-            case "corpus": corpus = try string(value, key)
+            case "output": output = try nodes.string(value, key)
+            case "corpus": corpus = try nodes.string(value, key)
             case "sizes": sizesNode = value
             default:
-                guard Self.trainingKeys.contains(key) else { throw unknown(keyNode, key, where: "the spec", known: Self.topKeys + Self.trainingKeys) }
+                guard Self.trainingKeys.contains(key) else { throw nodes.unknown(keyNode, key, in: "the spec", known: Self.topKeys + Self.trainingKeys) }
                 defaults[key] = value
             }
         }
-        guard let output else { throw fail(root, "missing 'output' (the directory checkpoints are written under)") }
-        guard let sizesNode else { throw fail(root, "missing 'sizes' (a list of model sizes)") }
-        guard case .sequence(let list) = sizesNode, !list.isEmpty else { throw fail(sizesNode, "'sizes' must be a non-empty list") }
+        guard let output else { throw nodes.fail(root, "missing 'output' (the directory checkpoints are written under)") }
+        guard let sizesNode else { throw nodes.fail(root, "missing 'sizes' (a list of model sizes)") }
+        guard case .sequence(let list) = sizesNode, !list.isEmpty else { throw nodes.fail(sizesNode, "'sizes' must be a non-empty list") }
         var sizes: [LadderSize] = []
         for node in list {
             let s = try size(node, defaults: defaults)
-            if sizes.contains(where: { $0.name == s.name }) { throw fail(node, "duplicate size name '\(s.name)'") }
+            if sizes.contains(where: { $0.name == s.name }) { throw nodes.fail(node, "duplicate size name '\(s.name)'") }
             sizes.append(s)
         }
         return LadderSpec(file: file, output: output, corpus: corpus, sizes: sizes)
@@ -203,23 +155,23 @@ struct SpecReader {
     func size(_ node: Node, defaults: Given) throws -> LadderSize {
         var model: [String: Node] = [:]
         var given = defaults
-        for (key, keyNode, value) in try entries(node, "a size") {
+        for (key, keyNode, value) in try nodes.entries(node, "a size") {
             if Self.modelKeys.contains(key) { model[key] = value } else if Self.trainingKeys.contains(key) { given[key] = value } else {
-                throw unknown(keyNode, key, where: "a size", known: Self.modelKeys + Self.trainingKeys)
+                throw nodes.unknown(keyNode, key, in: "a size", known: Self.modelKeys + Self.trainingKeys)
             }
         }
         func required(_ key: String) throws -> Node {
             guard let v = model[key] else {
-                let name = model["name"].flatMap { try? string($0, "name") }.map { "size '\($0)'" } ?? "this size"
-                throw fail(node, "\(name) is missing '\(key)'")
+                let name = model["name"].flatMap { try? nodes.string($0, "name") }.map { "size '\($0)'" } ?? "this size"
+                throw nodes.fail(node, "\(name) is missing '\(key)'")
             }
             return v
         }
         let nameNode = try required("name")
-        let name = try string(nameNode, "name")
+        let name = try nodes.string(nameNode, "name")
         // The name becomes a directory under `output`: a path (`a/b`, `../x`) would write elsewhere.
         guard Self.isPlainName(name) else {
-            throw fail(nameNode, "size name '\(name)' must be a plain name: letters, digits, '_' and '-', starting with a letter or digit")
+            throw nodes.fail(nameNode, "size name '\(name)' must be a plain name: letters, digits, '_' and '-', starting with a letter or digit")
         }
         let hidden = try int(try required("hidden"), "hidden")
         let layers = try int(try required("layers"), "layers")
@@ -229,15 +181,15 @@ struct SpecReader {
         let vocab = try model["vocab"].map { try int($0, "vocab") } ?? 256
         let tied = try model["tied_embeddings"].map { try bool($0, "tied_embeddings") } ?? false
         for (key, v) in [("hidden", hidden), ("layers", layers), ("heads", heads), ("kv_heads", kv), ("mlp_hidden", mlp)] where v <= 0 {
-            throw fail(model[key] ?? node, "'\(key)' must be positive, got \(v)")
+            throw nodes.fail(model[key] ?? node, "'\(key)' must be positive, got \(v)")
         }
         guard hidden % heads == 0, (hidden / heads) % 2 == 0 else {
-            throw fail(model["heads"], "hidden \(hidden) must split into \(heads) heads of an even width (RoPE)")
+            throw nodes.fail(model["heads"], "hidden \(hidden) must split into \(heads) heads of an even width (RoPE)")
         }
-        guard heads % kv == 0 else { throw fail(model["kv_heads"], "heads \(heads) must be a multiple of kv_heads \(kv)") }
-        if let v = model["vocab"], vocab != 256 { throw fail(v, "vocab must be 256 (the byte tokenizer), got \(vocab)") }
+        guard heads % kv == 0 else { throw nodes.fail(model["kv_heads"], "heads \(heads) must be a multiple of kv_heads \(kv)") }
+        if let v = model["vocab"], vocab != 256 { throw nodes.fail(v, "vocab must be 256 (the byte tokenizer), got \(vocab)") }
         func atLeast(_ min: Int, _ v: Int, _ key: String, _ node: Node) throws -> Int {
-            guard v >= min else { throw fail(node, "'\(key)' must be \(min == 0 ? "≥ 0" : "at least \(min)"), got \(v)") }
+            guard v >= min else { throw nodes.fail(node, "'\(key)' must be \(min == 0 ? "≥ 0" : "at least \(min)"), got \(v)") }
             return v
         }
 
@@ -252,9 +204,9 @@ struct SpecReader {
             case "accumulate": s.accumulate = try atLeast(1, try int(v, key), key, v)
             case "lr": s.learningRate = try double(v, key)
             case "schedule":
-                let text = try string(v, key)
+                let text = try nodes.string(v, key)
                 guard let kind = ScheduleKind(rawValue: text.lowercased()) else {
-                    throw fail(v, "'schedule' must be one of \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+                    throw nodes.fail(v, "'schedule' must be one of \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
                 }
                 s.schedule = kind
             case "warmup": s.warmupSteps = try atLeast(0, try int(v, key), key, v)
@@ -264,7 +216,7 @@ struct SpecReader {
             case "clip": s.clip = try double(v, key)
             case "seed":
                 let seed = try int(v, key)
-                guard seed >= 0 else { throw fail(v, "'seed' must be ≥ 0, got \(seed)") }
+                guard seed >= 0 else { throw nodes.fail(v, "'seed' must be ≥ 0, got \(seed)") }
                 s.seed = UInt64(seed)
             case "eval_tokens": s.evalTokens = try atLeast(0, try int(v, key), key, v)
             case "eval_points": s.evalPoints = try atLeast(1, try int(v, key), key, v)
@@ -275,11 +227,11 @@ struct SpecReader {
             }
         }
         guard tokensPerParam >= LadderSpec.minimumTokensPerParam else {
-            throw fail(given["tokens_per_param"], "tokens_per_param must be at least \(Int(LadderSpec.minimumTokensPerParam)), got \(tokensPerParam)")
+            throw nodes.fail(given["tokens_per_param"], "tokens_per_param must be at least \(Int(LadderSpec.minimumTokensPerParam)), got \(tokensPerParam)")
         }
-        guard initStd > 0 else { throw fail(given["init_std"], "'init_std' must be positive, got \(initStd)") }
+        guard initStd > 0 else { throw nodes.fail(given["init_std"], "'init_std' must be positive, got \(initStd)") }
         if let v = given["eval_points"], s.evalPoints > TrainingSettings.maxEvalPoints {
-            throw fail(v, "'eval_points' must be at most \(TrainingSettings.maxEvalPoints), got \(s.evalPoints)")
+            throw nodes.fail(v, "'eval_points' must be at most \(TrainingSettings.maxEvalPoints), got \(s.evalPoints)")
         }
 
         // Size the model and its training in overflow-free arithmetic before building anything:
@@ -288,17 +240,17 @@ struct SpecReader {
         let footprint = ModelFootprint(vocabSize: vocab, hidden: hidden, headDim: hidden / heads,
                                        blockRuns: [(BlockShape(heads: heads, kvHeads: kv, mlpHidden: mlp), layers)],
                                        tiedEmbeddings: tied, maxSequence: maxSequence)
-        do { try s.requireFits(footprint, place: "size '\(name)'") } catch let e as ModelError { throw fail(node, e.message) }
+        do { try s.requireFits(footprint, place: "size '\(name)'") } catch let e as ModelError { throw nodes.fail(node, e.message) }
         let nonEmbedding = footprint.parameters - Double(vocab) * Double(hidden) * (tied ? 1 : 2)
         let budget = (tokensPerParam * nonEmbedding).rounded(.up)
         guard budget <= Double(TrainingSettings.maxTokens) else {
-            throw fail(given["tokens_per_param"] ?? node, "size '\(name)': a budget of \(String(format: "%.3g", budget)) tokens (tokens_per_param \(tokensPerParam) × \(ModelFootprint.describe(count: nonEmbedding)) non-embedding parameters) exceeds the limit of 1e15")
+            throw nodes.fail(given["tokens_per_param"] ?? node, "size '\(name)': a budget of \(String(format: "%.3g", budget)) tokens (tokens_per_param \(tokensPerParam) × \(ModelFootprint.describe(count: nonEmbedding)) non-embedding parameters) exceeds the limit of 1e15")
         }
         s.tokens = Int(budget)
-        do { try s.validate() } catch let e as TrainingError { throw fail(node, "size '\(name)': \(e.message)") }
+        do { try s.validate() } catch let e as TrainingError { throw nodes.fail(node, "size '\(name)': \(e.message)") }
         let config = LlamaConfig.uniform(vocabSize: vocab, hidden: hidden, layers: layers, heads: heads, kvHeads: kv, mlpHidden: mlp,
                                          tiedEmbeddings: tied, maxSequence: maxSequence)
-        do { try config.validate() } catch let e as ModelError { throw fail(node, "size '\(name)': \(e.message)") }
+        do { try config.validate() } catch let e as ModelError { throw nodes.fail(node, "size '\(name)': \(e.message)") }
         return LadderSize(name: name, line: node.mark?.line ?? 0, config: config, settings: s, tokensPerParam: tokensPerParam, initStd: initStd)
     }
 }
