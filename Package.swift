@@ -8,9 +8,10 @@ let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration
 // The engine's own kernels (Tensor, Model) for x86-64 CPUs with AVX2 and FMA (Intel Haswell, AMD
 // Zen and later; a binary built this way stops with SIGILL on older x86-64). Plain arithmetic
 // compiles to the same operations in 8-lane AVX2 instead of SSE2 (no contraction into FMAs: the
-// results are bit-identical); TENSOR_FMA turns on explicit fused multiply-adds and the tiled
-// attention kernels (Tensor/Attention.swift). Without these settings everything builds for baseline
-// x86-64 and attention uses per-block OpenBLAS calls. Other architectures: unchanged.
+// results are bit-identical); TENSOR_FMA turns on explicit fused multiply-adds and makes the tiled
+// attention kernels the preferred path (Tensor/Attention/). Without these settings everything
+// builds for baseline x86-64 and attention prefers per-block OpenBLAS calls. Other architectures:
+// unchanged.
 #if arch(x86_64)
 let avx2FMA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"]), .define("TENSOR_FMA")]
 #else
