@@ -41,6 +41,10 @@ public enum StructuredPruner {
         let structure: PruningStructure, methodName: String, rate: Double, method: any MethodScorer.Type
         switch request.target {
         case .semiStructured(let m, let pattern):
+            // N:M methods read no key=value options: refuse one rather than ignore it.
+            if let unknown = request.options.keys.sorted().first {
+                throw PruningError("option '\(unknown)' means nothing to \(m.rawValue) \(pattern) pruning (it takes no options)")
+            }
             return try SemiStructuredPruner.run(method: m, pattern: pattern, request: request, config: config, parameters: parameters,
                                                 calibration: cal, threads: threads, log: log)
         case .depth(let m, let r): (structure, methodName, rate, method) = (.depth, m.rawValue, r, m.scorer)

@@ -102,7 +102,7 @@ public enum ReportWriter {
                         [e.name, Format.significant(e.value, 6), Format.optional(e.stderr, 3), Format.interval(e.interval, 4)]
                             + (anyFixed ? [e.fixed ? "fixed" : ""] : [])
                     }, numeric: true)
-        if fit.bootstrap == nil { md += "\nIntervals need bootstrap replicates (`--bootstrap N`).\n" }
+        if fit.bootstrap == nil { md += "\nNo intervals: the fit drew no bootstrap replicates.\n" }
         if let c = fit.correlation { md += strongCorrelations(c, names: fit.parameterNames) }
         md += "\n"
 

@@ -11,7 +11,7 @@ enum Diagnostics {
         var out: [String] = []
         let names = fit.parameterNames
         if !covarianceAvailable {
-            out.append("the Jacobian at the optimum is singular: some parameters are not determined by these data (fix one with --fix or add runs that vary it)")
+            out.append("the Jacobian at the optimum is singular: some parameters are not determined by these data (fix one of them or add runs that vary it)")
         }
         if let c = fit.correlation {
             for a in names.indices { for b in names.indices where b > a && abs(c[a][b]) >= correlationThreshold {
@@ -30,7 +30,7 @@ enum Diagnostics {
             }
         }
         if fit.starts.requested > 1, fit.starts.reachedBest == 1 {
-            out.append("only 1 of \(fit.starts.requested) starts reached the best optimum: the objective has several minima; try more --starts")
+            out.append("only 1 of \(fit.starts.requested) starts reached the best optimum: the objective has several minima; try more starts")
         }
         if fit.starts.converged < fit.starts.requested {
             out.append("\(fit.starts.requested - fit.starts.converged) of \(fit.starts.requested) starts failed numerically")

@@ -9,86 +9,95 @@ import LossRecords
 private let rejectedResidual = 1e50
 
 /// State the GSL callbacks read through their `params` pointer (C callbacks cannot capture).
+/// Its buffers are allocated once per local fit and held as pointers, as in `PowerTables`: the
+/// callbacks run hundreds of times, and element access to a class's arrays would pay an
+/// exclusivity check and a retain per point.
 private final class SolverContext {
     let evaluator: any BatchEvaluator
-    let data: FitData
-    let map: ParameterMap
     let space: FitSpace
+    let map: ParameterMap
+    let count: Int
     let parameterCount: Int
+    let observed: UnsafeMutableBufferPointer<Double>
+    let logObserved: UnsafeMutableBufferPointer<Double>
+    /// The map's free parameters, in variable order.
+    let free: UnsafeMutableBufferPointer<Int>
     /// sqrt of the IRLS weights (all 1 for least squares).
-    var sqrtWeights: [Double]
-    var p: [Double]
-    var slopes: [Double]
+    let sqrtWeights: UnsafeMutableBufferPointer<Double>
+    /// Full parameters at the current variables, and d(parameter)/d(variable) of each free one.
+    let p: UnsafeMutableBufferPointer<Double>
+    let slopes: UnsafeMutableBufferPointer<Double>
+    /// The variables when GSL hands them over strided.
+    let contiguous: UnsafeMutableBufferPointer<Double>
     /// The law's value at every point, and (row-major, one row per point) its gradients.
-    var values: [Double]
-    var gradients: [Double]
+    let values: UnsafeMutableBufferPointer<Double>
+    let gradients: UnsafeMutableBufferPointer<Double>
 
     init(evaluator: any BatchEvaluator, data: FitData, map: ParameterMap, space: FitSpace) {
+        func buffer<T>(_ items: [T]) -> UnsafeMutableBufferPointer<T> {
+            let b = UnsafeMutableBufferPointer<T>.allocate(capacity: items.count)
+            _ = b.initialize(fromContentsOf: items)
+            return b
+        }
         self.evaluator = evaluator
-        self.data = data
-        self.map = map
         self.space = space
+        self.map = map
+        count = data.count
         parameterCount = map.count
-        sqrtWeights = [Double](repeating: 1, count: data.count)
-        p = [Double](repeating: 0, count: map.count)
-        slopes = [Double](repeating: 0, count: map.free.count)
-        values = [Double](repeating: 0, count: data.count)
-        gradients = [Double](repeating: 0, count: data.count * map.count)
+        observed = buffer(data.observed)
+        logObserved = buffer(data.logObserved)
+        free = buffer(map.free)
+        sqrtWeights = buffer([Double](repeating: 1, count: data.count))
+        p = buffer([Double](repeating: 0, count: map.count))
+        slopes = buffer([Double](repeating: 0, count: map.free.count))
+        contiguous = buffer([Double](repeating: 0, count: map.free.count))
+        values = buffer([Double](repeating: 0, count: data.count))
+        gradients = buffer([Double](repeating: 0, count: data.count * map.count))
+    }
+
+    deinit {
+        // Trivial element types: nothing to deinitialise.
+        for b in [observed, logObserved, sqrtWeights, p, slopes, contiguous, values, gradients] { b.deallocate() }
+        free.deallocate()
     }
 
     /// Residuals in the fit's space at full parameters `q`, without weights (NaN where the law
     /// is undefined), through the same evaluator as the solver's callbacks.
     func unweightedResiduals(_ q: [Double]) -> [Double] {
-        q.withUnsafeBufferPointer { qp in values.withUnsafeMutableBufferPointer { evaluator.values(qp, into: $0.baseAddress!) } }
-        return (0..<data.count).map { i in
+        q.withUnsafeBufferPointer { evaluator.values($0, into: values.baseAddress!) }
+        return (0..<count).map { i in
             let v = values[i]
             switch space {
-            case .linear: return v - data.observed[i]
-            case .log: return v > 0 ? Foundation.log(v) - data.logObserved[i] : .nan
+            case .linear: return v - observed[i]
+            case .log: return v > 0 ? Foundation.log(v) - logObserved[i] : .nan
             }
         }
     }
 
     func loadParameters(_ x: UnsafePointer<gsl_vector>) {
-        let u = x.pointee.data!
+        var u = UnsafePointer(x.pointee.data!)
         let stride = x.pointee.stride
         // gsl vectors may be strided; the solver's are contiguous but do not rely on it.
-        if stride == 1 {
-            p.withUnsafeMutableBufferPointer { pp in slopes.withUnsafeMutableBufferPointer { map.parameters(from: u, into: pp.baseAddress!, slopes: $0.baseAddress!) } }
-        } else {
-            let copy = (0..<map.free.count).map { u[$0 * stride] }
-            copy.withUnsafeBufferPointer { cu in
-                p.withUnsafeMutableBufferPointer { pp in slopes.withUnsafeMutableBufferPointer { map.parameters(from: cu.baseAddress!, into: pp.baseAddress!, slopes: $0.baseAddress!) } }
-            }
+        if stride != 1 {
+            for k in contiguous.indices { contiguous[k] = u[k * stride] }
+            u = UnsafePointer(contiguous.baseAddress!)
         }
+        map.parameters(from: u, into: p.baseAddress!, slopes: slopes.baseAddress!)
     }
 
     /// Weighted residuals, `sqrt(w) * (model - observed)` in the fit's space.
     func residuals(into f: UnsafeMutablePointer<gsl_vector>) {
         let out = f.pointee.data!
         let stride = f.pointee.stride
-        let space = space
-        // Buffers are taken once, outside the loop: element access to a class's arrays would
-        // pay an exclusivity check and a retain per point.
-        p.withUnsafeBufferPointer { pp in
-            values.withUnsafeMutableBufferPointer { vv in
-                evaluator.values(pp, into: vv.baseAddress!)
-                data.observed.withUnsafeBufferPointer { observed in
-                    data.logObserved.withUnsafeBufferPointer { logObserved in
-                        sqrtWeights.withUnsafeBufferPointer { weights in
-                            for i in 0..<observed.count {
-                                let v = vv[i]
-                                let r: Double
-                                switch space {
-                                case .linear: r = v.isFinite ? v - observed[i] : rejectedResidual
-                                case .log: r = (v.isFinite && v > 0) ? Foundation.log(v) - logObserved[i] : rejectedResidual
-                                }
-                                out[i * stride] = weights[i] * r
-                            }
-                        }
-                    }
-                }
+        evaluator.values(UnsafeBufferPointer(p), into: values.baseAddress!)
+        for i in 0..<count {
+            let v = values[i]
+            let r: Double
+            switch space {
+            case .linear: r = v.isFinite ? v - observed[i] : rejectedResidual
+            case .log: r = (v.isFinite && v > 0) ? Foundation.log(v) - logObserved[i] : rejectedResidual
             }
+            out[i * stride] = sqrtWeights[i] * r
         }
     }
 
@@ -96,40 +105,27 @@ private final class SolverContext {
     func jacobian(into jm: UnsafeMutablePointer<gsl_matrix>) {
         let out = jm.pointee.data!
         let tda = jm.pointee.tda
-        let free = map.free
         let width = parameterCount
-        p.withUnsafeBufferPointer { pp in
-            values.withUnsafeMutableBufferPointer { vv in
-                gradients.withUnsafeMutableBufferPointer { gg in
-                    evaluator.values(pp, into: vv.baseAddress!, gradients: gg.baseAddress!)
-                    free.withUnsafeBufferPointer { free in
-                        slopes.withUnsafeBufferPointer { slopes in
-                            sqrtWeights.withUnsafeBufferPointer { weights in
-                                for i in 0..<data.count {
-                                    let v = vv[i]
-                                    let g = gg.baseAddress! + i * width
-                                    let row = out + i * tda
-                                    var scale = weights[i]
-                                    let valid: Bool
-                                    switch space {
-                                    case .linear: valid = v.isFinite
-                                    case .log:
-                                        valid = v.isFinite && v > 0
-                                        scale /= v
-                                    }
-                                    if valid {
-                                        for k in free.indices {
-                                            let d = scale * g[free[k]] * slopes[k]
-                                            row[k] = d.isFinite ? d : 0
-                                        }
-                                    } else {
-                                        for k in free.indices { row[k] = 0 }
-                                    }
-                                }
-                            }
-                        }
-                    }
+        evaluator.values(UnsafeBufferPointer(p), into: values.baseAddress!, gradients: gradients.baseAddress!)
+        for i in 0..<count {
+            let v = values[i]
+            let g = gradients.baseAddress! + i * width
+            let row = out + i * tda
+            var scale = sqrtWeights[i]
+            let valid: Bool
+            switch space {
+            case .linear: valid = v.isFinite
+            case .log:
+                valid = v.isFinite && v > 0
+                scale /= v
+            }
+            if valid {
+                for k in free.indices {
+                    let d = scale * g[free[k]] * slopes[k]
+                    row[k] = d.isFinite ? d : 0
                 }
+            } else {
+                for k in free.indices { row[k] = 0 }
             }
         }
     }

@@ -57,6 +57,7 @@ import Testing
         (["--pattern", "4:2", "--method", "wanda"], "4:2"),
         (["--pattern", "2:4", "--method", "flap"], "unknown N:M method"),
         (["--structure", "width", "--rate", "0.2", "--method", "wanda", "--option", "sub-models=3"], "sub-models"),
+        (["--pattern", "2:4", "--method", "sparsegpt", "--option", "sub-models=3"], "sub-models"),
     ])
     func badRequestsStopWithOneLineAndNoOutput(args: [String], fragment: String) throws {
         let f = try Self.fixture()
