@@ -92,9 +92,9 @@ let package = Package(
         .executableTarget(name: "eval-bench", dependencies: ["Model", "Tensor", "OpenBLASRuntime"], path: "benchmarks/eval-throughput/swift"),
 
         .testTarget(name: "NativeLinkTests", dependencies: ["LossRecords", "COpenBLAS", "CGSL", "ScalingLaw"]),
-        .testTarget(name: "PersistenceTests", dependencies: ["Persistence"]),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "LossRecordsTests", dependencies: ["LossRecords"]),
+        .testTarget(name: "LossRecordsTests", dependencies: ["LossRecords", "TestSupport"]),
         .testTarget(name: "ScalingLawTests", dependencies: ["LossRecords", "ScalingLaw", "Randomness", "Fuzzing"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Randomness", "OpenBLASRuntime"]),
         // Fixtures/ holds Python scripts the interop tests run (found through #filePath).
@@ -103,8 +103,8 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["LossRecords", "Training", "OpenBLASRuntime", "TextData", "Model", "Tensor", "ScalingLaw", "Fuzzing", "TestSupport"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Model", "Tensor", "Randomness", "TextData"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["LossRecords", "Experiments", "TextData", "Training", "Model", "Persistence", "ScalingLaw"]),
-        .testTarget(name: "ReportsTests", dependencies: ["LossRecords", "Reports", "ScalingLaw"]),
+        .testTarget(name: "ReportsTests", dependencies: ["LossRecords", "Reports", "ScalingLaw", "TestSupport"]),
         // Runs the built `prunescale` binary: exit codes, one-line errors, output files.
-        .testTarget(name: "CLITests", dependencies: ["LossRecords", "prunescale", "OpenBLASRuntime", "ScalingLaw", "Model", "TextData", "Training", "Persistence", "Tensor"]),
+        .testTarget(name: "CLITests", dependencies: ["LossRecords", "prunescale", "OpenBLASRuntime", "ScalingLaw", "Model", "TextData", "Training", "Persistence", "Tensor", "TestSupport"]),
     ]
 )

@@ -3,6 +3,7 @@ import OpenBLASRuntime
 import ScalingLaw
 import LossRecords
 import Tensor
+import TestSupport
 import Testing
 
 /// Runs the `prunescale` binary built beside the test bundle.
@@ -36,7 +37,7 @@ struct CLI {
     /// that start daemons, whose exit Foundation's `Process` was seen to miss (the script stayed
     /// a zombie and `waitUntilExit` never returned).
     static func spawn(_ args: [String]) throws -> Result {
-        let dir = try tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out").path, err = dir.appendingPathComponent("err").path
         var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
@@ -91,11 +92,6 @@ struct CLI {
         }
     }
 
-    static func tempDir() throws -> URL {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("prunescale-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }
 
     /// Noise-free P2 records written as CSV.
     static func sampleCSV(in dir: URL, noise: Double = 0) throws -> URL {
@@ -119,7 +115,7 @@ struct CLI {
     }
 
     @Test func fitPrintsOneJSONObjectAndWritesTheReport() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let csv = try CLI.sampleCSV(in: dir, noise: 0.002)
         let out = dir.appendingPathComponent("fit")
         let r = try CLI.run(["fit", "--data", csv.path, "--law", "p2", "--starts", "4", "--bootstrap", "20", "--holdout", "tokens=0.2",
@@ -173,7 +169,7 @@ struct CLI {
         ("run,n0,rho,loss0,tokens,loss\na,1e9,0.2,2.0,1e8\n", "records.csv:2:", "field"),
     ])
     func badRecordsStopWithOneClearLine(text: String, place: String, problem: String) throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let csv = dir.appendingPathComponent("records.csv")
         try text.write(to: csv, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("fit")
@@ -187,7 +183,7 @@ struct CLI {
     }
 
     @Test func aTruncatedFitFileIsRejectedClearly() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let csv = try CLI.sampleCSV(in: dir)
         let out = dir.appendingPathComponent("fit")
         #expect(try CLI.run(["fit", "--data", csv.path, "--starts", "2", "--out", out.path]).status == 0)
@@ -200,7 +196,7 @@ struct CLI {
     }
 
     @Test func aFailedFitKeepsThePreviousResults() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let csv = try CLI.sampleCSV(in: dir)
         let out = dir.appendingPathComponent("fit")
         #expect(try CLI.run(["fit", "--data", csv.path, "--starts", "2", "--out", out.path]).status == 0)
@@ -211,7 +207,7 @@ struct CLI {
     }
 
     @Test func columnMappingReadsOtherNames() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let csv = try CLI.sampleCSV(in: dir)
         let text = try String(contentsOf: csv, encoding: .utf8).replacingOccurrences(of: "tokens,loss", with: "step_tokens,val_loss")
         try text.write(to: csv, atomically: true, encoding: .utf8)
@@ -222,7 +218,7 @@ struct CLI {
     }
 
     @Test func compareRanksLawsOnTheHeldOutRecords() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let csv = try CLI.sampleCSV(in: dir, noise: 0.001)
         let r = try CLI.run(["compare", "--data", csv.path, "--laws", "p2,p2-alt1,p2-alt2,p2-alt3,chinchilla", "--holdout", "tokens=0.2",
                              "--starts", "8", "--format", "json"])

@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Persistence
+import TestSupport
 import Testing
 import Training
 
@@ -16,7 +17,7 @@ import Training
 
     /// A small masked checkpoint and a corpus big enough for every split.
     static func setup() throws -> Setup {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let c = LlamaConfig.uniform(vocabSize: 256, hidden: 32, layers: 2, heads: 4, kvHeads: 2, mlpHidden: 64, maxSequence: 32)
         let m = try LlamaModel(config: c, seed: 11, initStd: 0.1, threads: 1)
         // Pin every fourth weight of the first q_proj, so the mask travels through every save.

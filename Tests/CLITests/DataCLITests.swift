@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `prunescale data`: the corpus names, the mix's own splits, and one-line errors.
@@ -10,7 +11,7 @@ import Testing
     func oneLine(_ r: CLI.Result) -> Bool { r.stderr.split(separator: "\n").count == 1 }
 
     @Test func infoOfADirectoryShowsItsSplits() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let texts = dir.appendingPathComponent("texts")
         try FileManager.default.createDirectory(at: texts, withIntermediateDirectories: true)
@@ -26,7 +27,7 @@ import Testing
     }
 
     @Test func namedCorporaFailInOneLine() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let cache = dir.appendingPathComponent("cache").path
         var r = try run(["data", "info", "--corpus", "study", "--cache", cache, "--fractions", "0.8,0.1,0.1"])

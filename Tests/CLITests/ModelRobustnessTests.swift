@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import TestSupport
 import Testing
 
 /// Issue 8 through the real binary: the model commands never report a silently wrong result.
@@ -98,7 +99,7 @@ import Testing
     /// The issue's two crashes in `pretrain --dry-run` (SIGILL, SIGSEGV) are one line at the size.
     @Test(arguments: [("800000000000", "2"), ("64", "9223372036854775807")])
     func hugeLadderSizesAreOneLine(hidden: String, layers: String) throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = try spec(dir, output: dir.appendingPathComponent("out").path,
                            extra: "  - name: big\n    hidden: \(hidden)\n    layers: \(layers)\n    heads: 4\n    mlp_hidden: 8")
@@ -109,7 +110,7 @@ import Testing
 
     @Test(arguments: ["../../x", "a/b"])
     func sizeNamesCannotLeaveTheOutputFolder(name: String) throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = try spec(dir, output: dir.appendingPathComponent("nested/out").path).path
         var text = try String(contentsOfFile: url, encoding: .utf8)
@@ -122,7 +123,7 @@ import Testing
 
     /// The issue's reproduction: train a size, change its `hidden` in the spec, pretrain again.
     @Test func pretrainRefusesAFolderHoldingAnotherArchitecture() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out")
         let corpus = try corpus(in: dir), cache = dir.appendingPathComponent("cache")
@@ -172,7 +173,7 @@ import Testing
     }
 
     @Test func anUnreachableDepthRateFailsAndWritesNothing() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let c = LlamaConfig.uniform(vocabSize: 256, hidden: 32, layers: 2, heads: 4, kvHeads: 2, mlpHidden: 64, maxSequence: 64)
         let model = dir.appendingPathComponent("base")

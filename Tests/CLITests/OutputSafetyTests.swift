@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Persistence
+import TestSupport
 import Testing
 
 /// Output folders: a command replaces only what PruneScale wrote, never the user's files or the
@@ -9,7 +10,7 @@ import Testing
     func oneLine(_ r: CLI.Result) -> Bool { r.stderr.split(separator: "\n").filter { !$0.isEmpty }.count == 1 }
 
     @Test func fitNeverDeletesTheUsersFilesInOut() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let d = dir.appendingPathComponent("d")
         try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
@@ -32,7 +33,7 @@ import Testing
     }
 
     @Test func planAndCompareRefuseAFolderOfTheUsers() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let csv = try CLI.sampleCSV(in: dir)
         let fit = dir.appendingPathComponent("fit")
@@ -82,7 +83,7 @@ import Testing
     }
 
     @Test func fileErrorsNameThePathInWords() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         for args in [["fit", "--data", dir.path], ["plan", "--fit", dir.path, "--n0", "7e9", "--rho", "0.25", "--loss0", "2", "--target-loss", "2.3"],
                      ["fit", "--data", "/nonexistent/runs.csv"], ["fit", "--data", try CLI.sampleCSV(in: dir).path, "--starts", "2", "--out", "/proc/x"]] {
@@ -95,7 +96,7 @@ import Testing
     /// `fit --bootstrap` killed again and again used to leave `.partial-PID`, `.old-PID` and
     /// temporary files behind (39 after 120 kills); the next run removes those of dead processes.
     @Test func killedFitsLeaveNothingBehindTheNextRun() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let csv = try CLI.sampleCSV(in: dir, noise: 0.002)
         let args = ["fit", "--data", csv.path, "--starts", "2", "--bootstrap", "40", "--threads", "1", "--out", dir.appendingPathComponent("fit").path]

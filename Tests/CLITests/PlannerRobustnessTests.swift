@@ -1,6 +1,7 @@
 import Foundation
 import ScalingLaw
 import LossRecords
+import TestSupport
 import Testing
 
 /// Issue 8, "nothing silently wrong", on the planner's commands: every example that crashed,
@@ -21,7 +22,7 @@ import Testing
         p.executableURL = CLI.binary
         p.arguments = args
         // Files rather than pipes: a full pipe would block the child while we wait.
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
@@ -71,7 +72,7 @@ import Testing
     // MARK: 1. sizes
 
     @Test func confidenceOutsideZeroOneInFitJSON() throws {
-        let fit = try Self.fitFile(in: try CLI.tempDir()) { o in
+        let fit = try Self.fitFile(in: try Fixture.tempDir("cli")) { o in
             var options = o["options"] as! [String: Any]
             options["confidence"] = 7
             o["options"] = options
@@ -89,7 +90,7 @@ import Testing
         (["--tokens", "0x10"], "--tokens: '0x10' is not a decimal number"),
     ])
     func predictTokenListsAreBounded(args: [String], message: String) throws {
-        let fit = try Self.fitFile(in: try CLI.tempDir())
+        let fit = try Self.fitFile(in: try Fixture.tempDir("cli"))
         Self.expectOneLineError(try Self.run(["predict", "--fit", fit.path] + Self.target + args, timeout: 30), message, within: 10)
     }
 
@@ -110,7 +111,7 @@ import Testing
         (["--holdout", "tokens=0x0.3"], "holdout 'tokens=0x0.3': the token fraction must be a number in (0, 1)"),
     ])
     func fitSizesAreBounded(args: [String], message: String) throws {
-        let out = try CLI.tempDir().appendingPathComponent("fit")
+        let out = try Fixture.tempDir("cli").appendingPathComponent("fit")
         let r = try Self.run(["fit", "--data", Self.sample, "--out", out.path] + args, timeout: 30)
         Self.expectOneLineError(r, message, within: 10)
         #expect(!FileManager.default.fileExists(atPath: out.path))
@@ -143,7 +144,7 @@ import Testing
         """
 
     @Test func singlePointRunsFitWithASDNotApplicable() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let csv = dir.appendingPathComponent("table.csv")
         try Self.chinchillaTable.write(to: csv, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("fit")
@@ -182,7 +183,7 @@ import Testing
     }
 
     @Test func constantLossFitsWithR2NotApplicable() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let csv = dir.appendingPathComponent("flat.csv")
         try "run,tokens,loss\na,1e8,2\na,2e8,2\na,3e8,2\nb,1e8,2\nb,2e8,2\nb,3e8,2\n".write(to: csv, atomically: true, encoding: .utf8)
         let args = ["fit", "--data", csv.path, "--law", "custom", "--expression", "E + B/tokens^beta", "--start", "B=1,beta=0.3,E=2", "--starts", "2"]
@@ -205,7 +206,7 @@ import Testing
         ("inf", "records.csv:3: column 'loss': 'inf' is not finite"),
     ])
     func recordNumbersAreDecimalOnly(cell: String, message: String) throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let csv = dir.appendingPathComponent("records.csv")
         try Data("n,tokens,loss\n1e8,2e9,3.1\n2e8,4e9,\(cell)\n4e8,8e9,2.7\n".utf8).write(to: csv)
         Self.expectOneLineError(try Self.run(["fit", "--data", csv.path, "--law", "chinchilla"]), message)
@@ -214,7 +215,7 @@ import Testing
     // MARK: 4. fit.json checked like records
 
     @Test func fitJSONFieldsAreChecked() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let noDelta = try Self.fitFile(in: dir.appendingPathComponent("a")) { o in
             var params = o["params"] as! [String: Any]
             params["delta"] = nil
@@ -244,13 +245,13 @@ import Testing
         (["--n0", "nan", "--rho", "0.25"], "--n0: 'nan' is NaN, not a number"),
     ])
     func targetFlagsAreChecked(args: [String], message: String) throws {
-        let fit = try Self.fitFile(in: try CLI.tempDir())
+        let fit = try Self.fitFile(in: try Fixture.tempDir("cli"))
         Self.expectOneLineError(try Self.run(["plan", "--fit", fit.path, "--loss0", "1.9", "--target-loss", "2.2"] + args), message)
         Self.expectOneLineError(try Self.run(["predict", "--fit", fit.path, "--loss0", "1.9", "--tokens", "1e9"] + args), message)
     }
 
     @Test func planCriteriaAreOneLineErrors() throws {
-        let fit = try Self.fitFile(in: try CLI.tempDir())
+        let fit = try Self.fitFile(in: try Fixture.tempDir("cli"))
         Self.expectOneLineError(try Self.run(["plan", "--fit", fit.path] + Self.target), "give exactly one criterion")
         Self.expectOneLineError(try Self.run(["plan", "--fit", fit.path] + Self.target + ["--target-loss", "-2"]), "--target-loss: expected a positive loss, got -2")
         Self.expectOneLineError(try Self.run(["plan", "--fit", fit.path] + Self.target + ["--recovery", "0.5"]), "--recovery: needs --loss-pruned")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `--model smollm2` (a real pretrained GGUF, fetched into the user's cache on first use) through
@@ -19,7 +20,7 @@ import Testing
 
         // English prose scores far better than the uniform 10.8 nats of 49,152 tokens, and the
         // count of scored tokens is the tokenizer's count less the first (it has no context).
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("prose.txt")
         let prose = String(repeating: "The quick brown fox jumps over the lazy dog. It was a bright cold day in April, and the clocks were striking thirteen. ", count: 4)
@@ -38,7 +39,7 @@ import Testing
     /// folder is float32 safetensors with the model's tokenizer.json, and reopens with the same
     /// tokenizer (the same ids for a prompt) and a working forward.
     @Test func smolLM2PrunedAndPostTrainedKeepsItsTokenizer() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let corpus = dir.appendingPathComponent("corpus")
         var text = ""
@@ -64,7 +65,7 @@ import Testing
     }
 
     @Test func aModelThatIsNotThereIsOneLine() throws {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let notes = dir.appendingPathComponent("notes.txt")
         try "hello".write(to: notes, atomically: true, encoding: .utf8)

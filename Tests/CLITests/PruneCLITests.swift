@@ -1,12 +1,13 @@
 import Foundation
 import Model
+import TestSupport
 import Testing
 
 /// `prunescale prune` through the real binary: outputs, reports, and one-line errors on bad input.
 @Suite(.serialized) struct PruneCLITests {
     /// A small random checkpoint (GQA, vocab 256) and a calibration text.
     static func fixture() throws -> (dir: URL, model: URL, text: URL) {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let c = LlamaConfig.uniform(vocabSize: 256, hidden: 32, layers: 3, heads: 4, kvHeads: 2, mlpHidden: 64, maxSequence: 64)
         let m = try LlamaModel(config: c, seed: 3, initStd: 0.1, threads: 1)
         let model = dir.appendingPathComponent("base")

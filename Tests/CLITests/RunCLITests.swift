@@ -1,5 +1,6 @@
 import Foundation
 import Persistence
+import TestSupport
 import Testing
 
 /// `prunescale run/status/export/report` through the binary, on a tiny ladder (two sizes of a
@@ -13,7 +14,7 @@ import Testing
     }
 
     static func setup(protocolKind: String = "curve") throws -> Setup {
-        let dir = try CLI.tempDir()
+        let dir = try Fixture.tempDir("cli")
         let corpus = dir.appendingPathComponent("corpus")
         var text = ""
         for i in 0..<3000 { text += "Line \(i): when \(i % 7) stars and \(i % 11) moons align, the \(i % 5 == 0 ? "king" : "fool") speaks.\n" }

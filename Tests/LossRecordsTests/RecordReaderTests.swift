@@ -1,5 +1,6 @@
 import Foundation
 import LossRecords
+import TestSupport
 import Testing
 
 /// The record reader's rules, each with the exact `file:line: problem` a user would see.
@@ -31,11 +32,6 @@ import Testing
         records.map { var r = $0; r.source = nil; return r }
     }
 
-    func temporaryDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("RecordReaderTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }
 
     // MARK: - Basic reading
 
@@ -60,7 +56,7 @@ import Testing
     }
 
     @Test func readsFilesAndInfersFormatFromExtension() throws {
-        let dir = try temporaryDirectory()
+        let dir = try Fixture.tempDir("records")
         defer { try? FileManager.default.removeItem(at: dir) }
         let csvPath = dir.appendingPathComponent("r.csv").path
         try "run,tokens,loss\na,1,2.5\n".write(toFile: csvPath, atomically: true, encoding: .utf8)
@@ -79,7 +75,7 @@ import Testing
     }
 
     @Test func unreadableFiles() throws {
-        let dir = try temporaryDirectory()
+        let dir = try Fixture.tempDir("records")
         defer { try? FileManager.default.removeItem(at: dir) }
         let missing = dir.appendingPathComponent("nope.csv").path
         let e1 = failure { try RecordReader.read(path: missing) }

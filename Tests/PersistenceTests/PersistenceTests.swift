@@ -1,5 +1,6 @@
 import Foundation
 import Persistence
+import TestSupport
 import Testing
 
 /// A PID that belonged to a process which has ended (for files a killed writer left).
@@ -11,11 +12,6 @@ func deadPID() throws -> Int32 {
     return p.processIdentifier
 }
 
-func tempDir() throws -> URL {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("prunescale-persist-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-    return d
-}
 
 func contents(_ dir: URL) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted() }
 func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8) }
@@ -30,7 +26,7 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
 
     @Test func aFolderOfTheUsersIsNeverReplaced() throws {
         // `fit --data d/runs.csv --out d` used to delete runs.csv.
-        let root = try tempDir()
+        let root = try Fixture.tempDir("persist")
         defer { try? FileManager.default.removeItem(at: root) }
         let d = root.appendingPathComponent("d")
         try AtomicFile.write("run,loss\n", to: d.appendingPathComponent("runs.csv"))
@@ -42,7 +38,7 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
     }
 
     @Test func theCurrentDirectoryIsRefusedWithOneLine() throws {
-        let root = try tempDir()
+        let root = try Fixture.tempDir("persist")
         defer { try? FileManager.default.removeItem(at: root) }
         try AtomicFile.write("x", to: root.appendingPathComponent("notes.txt"))
         let dot = URL(fileURLWithPath: root.path + "/.")
@@ -57,7 +53,7 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
     }
 
     @Test func ownResultsAreReplacedButNotWithAUsersFileInside() throws {
-        let root = try tempDir()
+        let root = try Fixture.tempDir("persist")
         defer { try? FileManager.default.removeItem(at: root) }
         let d = root.appendingPathComponent("out")
         try writeReport(d, "one")
@@ -76,7 +72,7 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
     }
 
     @Test func aFailedBodyLeavesThePreviousResults() throws {
-        let root = try tempDir()
+        let root = try Fixture.tempDir("persist")
         defer { try? FileManager.default.removeItem(at: root) }
         let d = root.appendingPathComponent("out")
         try writeReport(d, "one")
@@ -92,7 +88,7 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
     }
 
     @Test func whatAKilledRunLeftIsCleanedAndAnInterruptedSwapIsUndone() throws {
-        let root = try tempDir()
+        let root = try Fixture.tempDir("persist")
         defer { try? FileManager.default.removeItem(at: root) }
         let dead = try deadPID()
         // Killed while staging: a partial folder; killed between the two renames: only `.out.old-PID`.
@@ -110,7 +106,7 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
 
 @Suite struct AtomicFileTests {
     @Test func aFailedWriteLeavesNoTemporary() throws {
-        let dir = try tempDir()
+        let dir = try Fixture.tempDir("persist")
         defer { try? FileManager.default.removeItem(at: dir) }
         // A directory where the file should go makes the rename fail.
         let target = dir.appendingPathComponent("summary.md")
@@ -131,7 +127,7 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
     }
 
     @Test func aUnitReplacesTheOwnedFilesAndLeavesOthers() throws {
-        let dir = try tempDir()
+        let dir = try Fixture.tempDir("persist")
         defer { try? FileManager.default.removeItem(at: dir) }
         try AtomicFile.write("keep", to: dir.appendingPathComponent("records.csv"))
         try saveSet(dir, step: 1, mask: true)
@@ -142,7 +138,7 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
     }
 
     @Test func aCrashBeforeTheCommitPointLeavesTheOldSet() throws {
-        let dir = try tempDir()
+        let dir = try Fixture.tempDir("persist")
         defer { try? FileManager.default.removeItem(at: dir) }
         try saveSet(dir, step: 1, mask: true)
         let dead = try deadPID()
@@ -154,7 +150,7 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
     }
 
     @Test func aCrashAfterTheCommitPointIsRolledForward() throws {
-        let dir = try tempDir()
+        let dir = try Fixture.tempDir("persist")
         defer { try? FileManager.default.removeItem(at: dir) }
         try saveSet(dir, step: 1, mask: true)
         // Killed after the commit rename and after moving "model" only: the folder is a mix.
@@ -174,7 +170,7 @@ func text(_ url: URL) -> String? { try? String(contentsOf: url, encoding: .utf8)
 
 @Suite struct LockAndErrorTests {
     @Test func aSecondWriterIsRefusedUntilTheFirstReleases() throws {
-        let dir = try tempDir()
+        let dir = try Fixture.tempDir("persist")
         defer { try? FileManager.default.removeItem(at: dir) }
         let first = try DirectoryLock(dir, purpose: "train")
         do {

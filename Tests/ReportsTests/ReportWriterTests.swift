@@ -2,6 +2,7 @@ import Foundation
 @testable import Reports
 import ScalingLaw
 import LossRecords
+import TestSupport
 import Testing
 
 @Suite struct PredictionsCSVTests {
@@ -99,14 +100,9 @@ import Testing
         return (e?.allObjects as? [String] ?? []).sorted()
     }
 
-    static func temporaryDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reports-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }
 
     @Test func writesExactlyTheExpectedFiles() throws {
-        let dir = try Self.temporaryDirectory()
+        let dir = try Fixture.tempDir("reports")
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("run1")
         let report = ReportFixture.report()
