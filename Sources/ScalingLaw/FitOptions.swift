@@ -69,9 +69,13 @@ public struct FitOptions: Sendable, Equatable {
     public var trustRegion: TrustRegion = .lm
     public var linearSolver: LinearSolver = .cholesky
     public var maxIterations: Int = 400
+    /// GSL's tests (`gsl_multifit_nlinear_test`): every step component below xtol relative, or the
+    /// gradient (times max(x, 1)) below gtol times max(SSR / 2, 1).
     public var xtol: Double = 1e-12
     public var gtol: Double = 1e-12
-    public var ftol: Double = 0
+    /// MINPACK's test: an accepted step reduced the sum of squares by at most ftol (relative), and
+    /// was predicted to. 0 turns it off.
+    public var ftol: Double = 1e-12
     /// Worker threads for starts and bootstrap replicates (0 = all cores). Results do not depend on it.
     public var threads: Int = 0
 
