@@ -88,6 +88,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "fit-bench", dependencies: ["ScalingLaw", "LossRecords"], path: "benchmarks/fit-vs-scipy/swift"),
+        .executableTarget(name: "coverage-bench", dependencies: ["ScalingLaw"], path: "benchmarks/coverage/swift"),
         .executableTarget(name: "train-bench", dependencies: ["Model", "Tensor", "OpenBLASRuntime"], path: "benchmarks/train-throughput/swift"),
         .executableTarget(name: "eval-bench", dependencies: ["Model", "Tensor", "OpenBLASRuntime"], path: "benchmarks/eval-throughput/swift"),
 

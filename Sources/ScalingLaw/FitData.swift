@@ -33,6 +33,11 @@ struct FitData: Sendable {
                 distinct: distinct.mapValues { $0.gathering(rows) })
     }
 
+    /// The same points with other observations (a residual or wild bootstrap replicate).
+    func replacingObserved(_ observed: [Double]) -> FitData {
+        FitData(points: points, observed: observed, logObserved: observed.map { Foundation.log($0) }, distinct: distinct)
+    }
+
     var count: Int { points.count }
 }
 

@@ -62,8 +62,10 @@ public struct FitOptions: Sendable, Equatable {
     /// What this fit changes about the law's parameters, by name: a start, a value to hold one
     /// at, bounds (none unless asked: a bound changes the answer), levels for `design = grid`.
     public var overrides: [String: ParameterOverride] = [:]
-    /// Cluster-bootstrap replicates (whole runs resampled); 0 = none.
+    /// Replicates behind the intervals (refits, or draws for `laplace`); 0 = no intervals.
     public var bootstrap: Int = 0
+    /// How the replicates are made (`IntervalMethod`).
+    public var interval: IntervalMethod = .wildRun
     /// Two-sided level of reported intervals.
     public var confidence: Double = 0.95
     public var trustRegion: TrustRegion = .lm
@@ -101,7 +103,7 @@ public struct FitOptions: Sendable, Equatable {
 /// each keyed by parameter name.
 extension FitOptions: Codable {
     enum CodingKeys: String, CodingKey {
-        case objective, huberDelta, space, starts, design, seed, grid, start, fixed, bounds, bootstrap, confidence
+        case objective, huberDelta, space, starts, design, seed, grid, start, fixed, bounds, bootstrap, interval, confidence
         case trustRegion, linearSolver, maxIterations, xtol, gtol, ftol, threads
     }
 
@@ -118,6 +120,8 @@ extension FitOptions: Codable {
         let fixed = try c.decode([String: Double].self, forKey: .fixed)
         let bounds = try c.decode([String: ParameterBound].self, forKey: .bounds)
         bootstrap = try c.decode(Int.self, forKey: .bootstrap)
+        // Fits written before there was a choice used the pairs bootstrap; their samples are that.
+        interval = try c.decodeIfPresent(IntervalMethod.self, forKey: .interval) ?? .pairs
         confidence = try c.decode(Double.self, forKey: .confidence)
         trustRegion = try c.decode(TrustRegion.self, forKey: .trustRegion)
         linearSolver = try c.decode(LinearSolver.self, forKey: .linearSolver)
@@ -145,6 +149,7 @@ extension FitOptions: Codable {
         try c.encode(values(\.fixed), forKey: .fixed)
         try c.encode(values(\.bounds), forKey: .bounds)
         try c.encode(bootstrap, forKey: .bootstrap)
+        try c.encode(interval, forKey: .interval)
         try c.encode(confidence, forKey: .confidence)
         try c.encode(trustRegion, forKey: .trustRegion)
         try c.encode(linearSolver, forKey: .linearSolver)

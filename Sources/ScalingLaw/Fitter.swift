@@ -68,14 +68,24 @@ public enum ScalingLawFitter {
         let data = solver.data(points: fitIndices.map { points[$0] }, observed: fitIndices.map { observed[$0] })
         let starts = StartDesigner.starts(parameters, map: map, options: options)
 
+        let runs = runIndices(fitIndices.map { runID[$0] })
         let (fits, boot): ([LocalFit], [LocalFit]) = BLAS.withThreads(1) {  // a fit is fastest on one BLAS thread; fits run side by side
             let fits = parallelMap(starts.count, threads: options.threads) { solver.fit(data, from: starts[$0]) }
             guard let best = bestFit(fits), options.bootstrap > 0 else { return (fits, []) }
-            let runs = runIndices(fitIndices.map { runID[$0] })
-            let boot = parallelMap(options.bootstrap, threads: options.threads) { b in
-                solver.fit(resample(runs: runs, data: data, seed: options.seed, replicate: b), from: best.parameters)
+            switch options.interval {
+            case .pairs, .pairsT:
+                return (fits, parallelMap(options.bootstrap, threads: options.threads) { b in
+                    solver.fit(resample(runs: runs, data: data, seed: options.seed, replicate: b), from: best.parameters)
+                })
+            case .wildRun, .arWild:
+                guard let lin = Linearization(solver: solver, at: best.parameters, data: data, runs: runs) else { return (fits, []) }
+                let maker = ReplicateMaker(method: options.interval, base: data, lin: lin, space: options.space, seed: options.seed)
+                return (fits, parallelMap(options.bootstrap, threads: options.threads) { b in
+                    solver.fit(maker.replicate(b), from: best.parameters)
+                })
+            case .laplace:
+                return (fits, [])
             }
-            return (fits, boot)
         }
         guard let best = bestFit(fits) else {
             throw FitFailure(law: law.name, starts: starts.count)
@@ -86,7 +96,19 @@ public enum ScalingLawFitter {
 
         let p = best.parameters
         let covariance = solver.covariance(at: p, data: data)
-        let bootSamples = boot.filter(\.ok).map(\.parameters)
+        var bootSamples = boot.filter(\.ok).map(\.parameters)
+        switch options.interval {
+        case .pairsT:
+            let c = smallClusterFactor(runs: runs.count, confidence: options.confidence)
+            bootSamples = bootSamples.map { q in zip(q, p).map { $1 + c * ($0 - $1) } }
+        case .laplace where options.bootstrap > 0:
+            if let covariance {
+                bootSamples = Laplace.samples(around: p, covariance: covariance, free: map.free, dof: data.count - map.free.count,
+                                              count: options.bootstrap, seed: options.seed)
+            }
+        default:
+            break
+        }
         let alpha = (1 - options.confidence) / 2
         var estimates: [ParameterEstimate] = []
         for (j, parameter) in parameters.enumerated() {

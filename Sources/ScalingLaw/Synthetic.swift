@@ -14,11 +14,20 @@ public struct SyntheticDesign: Sendable, Equatable {
     /// Relative (multiplicative) Gaussian noise on each loss: 0.002 is 0.2 %.
     public var noise: Double
     public var seed: UInt64
+    /// AR(1) correlation of the noise along a run's checkpoints (in the order of `tokens`): each draw is
+    /// `phi × the previous + sqrt(1 - phi²) × a fresh normal`, so every draw keeps sd `noise`.
+    /// 0 (the default) is independent noise, drawn exactly as before this option existed.
+    public var correlation: Double
+    /// Relative sd of one offset shared by all of a run's checkpoints (a run that sits above or
+    /// below the law throughout); 0 = none, and then no draw is made for it.
+    public var runOffset: Double
 
     /// The paper's layout: three sizes × three pruning rates × 20 log-spaced checkpoints.
     public init(n0: [Double] = [1e9, 3e9, 8e9], rho: [Double] = [0.15, 0.25, 0.35],
                 tokens: [Double] = SyntheticDesign.logSpaced(1e8, 1e10, count: 20), loss0: [Double]? = nil,
-                noise: Double = 0, seed: UInt64 = 0) {
+                noise: Double = 0, seed: UInt64 = 0, correlation: Double = 0, runOffset: Double = 0) {
+        self.correlation = correlation
+        self.runOffset = runOffset
         self.n0 = n0
         self.rho = rho
         self.tokens = tokens
@@ -51,10 +60,19 @@ public enum Synthetic {
             for rho in design.rho {
                 let n = (1 - rho) * n0
                 let run = runName(n0, rho)
-                for t in design.tokens {
+                let offset = design.runOffset > 0 ? design.runOffset * rng.normal() : 0
+                let phi = design.correlation
+                var draw = 0.0
+                for (k, t) in design.tokens.enumerated() {
                     let x = LawPoint(n0: n0, n: n, rho: rho, loss0: loss0, tokens: t)
                     var loss = law.value(params, at: x)
-                    if design.noise > 0 { loss *= 1 + design.noise * rng.normal() }
+                    if design.noise > 0 {
+                        let z = rng.normal()
+                        draw = k == 0 ? z : phi * draw + (1 - phi * phi).squareRoot() * z
+                        loss *= 1 + design.noise * draw + offset
+                    } else if offset != 0 {
+                        loss *= 1 + offset
+                    }
                     out.append(LossRecord(run: run, n0: n0, n: n, rho: rho, loss0: loss0, tokens: t, loss: loss))
                 }
             }
