@@ -60,7 +60,9 @@ let package = Package(
         // The planner's data: loss records (schema, CSV and JSON Lines readers and writers) and the
         // input checks they share with the fitter; no GSL, so the trainer can write records.
         .target(name: "LossRecords", dependencies: ["JSON"]),
-        .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "OpenBLASRuntime", "Randomness", "Persistence", "LossRecords"]),
+        // Optimised in debug too: the coverage tests refit tens of thousands of times (8x slower unoptimised).
+        .target(name: "ScalingLaw", dependencies: ["CGSL", "COpenBLAS", "OpenBLASRuntime", "Randomness", "Persistence", "LossRecords"],
+                swiftSettings: optimizedInDebug),
         // The model engine: float32 buffers and BLAS (Tensor), the Llama model with its
         // hand-written backward (Model), corpus, batches and the training loop (Training).
         .target(name: "Tensor", dependencies: ["COpenBLAS", "OpenBLASRuntime", "Randomness"], swiftSettings: optimizedInDebug + avx2FMA),

@@ -9,7 +9,6 @@
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_multifit_nlinear.h>
-#include <gsl/gsl_cdf.h>
 
 /* GSL exposes its method tables as mutable globals; Swift 6 rejects reading those, so read
    them through functions. */

@@ -142,7 +142,7 @@ public enum ReportWriter {
         md += "- Objective: \(o.objective.rawValue)\(o.objective == .huber ? " (delta \(Format.significant(o.huberDelta, 3)))" : "") in \(o.space.rawValue) space; final value \(Format.significant(fit.objectiveValue, 6))\n"
         md += "- Starts: \(fit.starts.requested) requested (\(o.design.rawValue) design, seed \(o.seed)), \(fit.starts.converged) converged, \(fit.starts.reachedBest) reached the best objective\n"
         if let b = fit.bootstrap {
-            md += "- Bootstrap: \(b.converged) of \(b.replicates) replicates converged (whole runs resampled); intervals at \(level)\n"
+            md += "- Bootstrap: \(b.converged) of \(b.replicates) replicates converged (\(o.interval.summary)); intervals at \(level)\n"
         } else {
             md += "- Bootstrap: none\n"
         }

@@ -75,6 +75,10 @@ public struct CoverageReport: Sendable, Equatable {
     public var plans: [(label: String, covered: Int)]
     /// Median over data sets of the predicted-loss interval's width relative to the true loss, per point.
     public var relativeWidths: [Double]
+    /// Per parameter over the data sets: (mean estimate - truth) / sd of the estimates, and the
+    /// replicates' mean sd / sd of the estimates (1 when the replicates spread as the estimates do).
+    public var bias: [Double]
+    public var spreadRatio: [Double]
 
     public func rate(_ covered: Int) -> Double { Double(covered) / Double(seeds) }
 
@@ -85,6 +89,12 @@ public struct CoverageReport: Sendable, Equatable {
     }
 }
 
+private func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
+private func sd(_ v: [Double]) -> Double {
+    let m = mean(v)
+    return (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(v.count - 1, 1))).squareRoot()
+}
+
 public enum Coverage {
     /// One data set's outcome: covered flags for parameters, predictions, plans; nil if the fit failed.
     struct Outcome: Sendable {
@@ -92,6 +102,8 @@ public enum Coverage {
         var predictions: [Bool]
         var plans: [Bool]
         var widths: [Double]
+        var estimates: [Double]
+        var spreads: [Double]
     }
 
     public static func run(_ setup: CoverageSetup) -> CoverageReport {
@@ -124,7 +136,14 @@ public enum Coverage {
                 let plan = try? planner.plan(point.target, criterion: .targetLoss(trueLoss[k]))
                 plans.append(plan?.interval.map { $0[0] <= point.tokens && point.tokens <= $0[1] } ?? false)
             }
-            return Outcome(parameters: parameters, predictions: predictions, plans: plans, widths: widths)
+            let samples = fit.result.bootstrap?.samples ?? []
+            let spreads = setup.truth.indices.map { j -> Double in
+                let v = samples.map { $0[j] }
+                let m = v.reduce(0, +) / Double(max(v.count, 1))
+                return (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(v.count - 1, 1))).squareRoot()
+            }
+            return Outcome(parameters: parameters, predictions: predictions, plans: plans, widths: widths,
+                           estimates: fit.result.parameterVector, spreads: spreads)
         } }
         let ok = outcomes.compactMap { $0 }
         func count(_ flags: (Outcome) -> [Bool], _ k: Int) -> Int { ok.filter { flags($0)[k] }.count }
@@ -136,6 +155,11 @@ public enum Coverage {
             relativeWidths: setup.points.indices.map { k in
                 let w = ok.map { $0.widths[k] }.filter(\.isFinite).sorted()
                 return w.isEmpty ? .nan : w[w.count / 2]
-            })
+            },
+            bias: setup.truth.indices.map { j in
+                let v = ok.map { $0.estimates[j] }
+                return (mean(v) - setup.truth[j]) / sd(v)
+            },
+            spreadRatio: setup.truth.indices.map { j in mean(ok.map { $0.spreads[j] }) / sd(ok.map { $0.estimates[j] }) })
     }
 }

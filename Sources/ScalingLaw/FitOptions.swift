@@ -65,7 +65,7 @@ public struct FitOptions: Sendable, Equatable {
     /// Replicates behind the intervals (refits, or draws for `laplace`); 0 = no intervals.
     public var bootstrap: Int = 0
     /// How the replicates are made (`IntervalMethod`).
-    public var interval: IntervalMethod = .wildRun
+    public var interval: IntervalMethod = .arWild
     /// Two-sided level of reported intervals.
     public var confidence: Double = 0.95
     public var trustRegion: TrustRegion = .lm

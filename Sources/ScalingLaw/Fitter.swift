@@ -73,7 +73,7 @@ public enum ScalingLawFitter {
             let fits = parallelMap(starts.count, threads: options.threads) { solver.fit(data, from: starts[$0]) }
             guard let best = bestFit(fits), options.bootstrap > 0 else { return (fits, []) }
             switch options.interval {
-            case .pairs, .pairsT:
+            case .pairs:
                 return (fits, parallelMap(options.bootstrap, threads: options.threads) { b in
                     solver.fit(resample(runs: runs, data: data, seed: options.seed, replicate: b), from: best.parameters)
                 })
@@ -83,8 +83,6 @@ public enum ScalingLawFitter {
                 return (fits, parallelMap(options.bootstrap, threads: options.threads) { b in
                     solver.fit(maker.replicate(b), from: best.parameters)
                 })
-            case .laplace:
-                return (fits, [])
             }
         }
         guard let best = bestFit(fits) else {
@@ -96,19 +94,7 @@ public enum ScalingLawFitter {
 
         let p = best.parameters
         let covariance = solver.covariance(at: p, data: data)
-        var bootSamples = boot.filter(\.ok).map(\.parameters)
-        switch options.interval {
-        case .pairsT:
-            let c = smallClusterFactor(runs: runs.count, confidence: options.confidence)
-            bootSamples = bootSamples.map { q in zip(q, p).map { $1 + c * ($0 - $1) } }
-        case .laplace where options.bootstrap > 0:
-            if let covariance {
-                bootSamples = Laplace.samples(around: p, covariance: covariance, free: map.free, dof: data.count - map.free.count,
-                                              count: options.bootstrap, seed: options.seed)
-            }
-        default:
-            break
-        }
+        let bootSamples = boot.filter(\.ok).map(\.parameters)
         let alpha = (1 - options.confidence) / 2
         var estimates: [ParameterEstimate] = []
         for (j, parameter) in parameters.enumerated() {

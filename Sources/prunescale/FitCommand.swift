@@ -13,7 +13,9 @@ struct FitCommand: ParsableCommand {
             Fits the law with GSL's Levenberg–Marquardt trust-region solver and an exact Jacobian, \
             from several starting points, keeping the best. Reports each parameter with its standard \
             error (from the Jacobian at the optimum) and, with --bootstrap N, a percentile interval from \
-            N refits on runs resampled with replacement (a run is one pruned model's loss curve). \
+            N refits on data sets made by --interval (default ar-wild: the fitted curves plus each run's \
+            residuals with their correlation along the run kept; a run is one pruned model's loss \
+            curve). The refits are kept in fit.json, so predict and plan give intervals of the same kind. \
             Metrics: R², RMSE, MAPE (%), mean Huber loss, and ASD (average slope difference between \
             consecutive checkpoints of each run, on raw and on log tokens). A metric the records do not \
             define (ASD when every run has a single point, as in one-model-per-row tables; R² when the \

@@ -30,7 +30,7 @@ enum TextReport {
             if let iv = e.interval { line += "[\(g(iv[0], 4)), \(g(iv[1], 4))]" }
             out.append(line)
         }
-        if let b = r.bootstrap { out.append("bootstrap: \(b.converged) of \(b.replicates) replicates converged") }
+        if let b = r.bootstrap { out.append("bootstrap (\(r.options.interval.rawValue)): \(b.converged) of \(b.replicates) replicates converged") }
         out.append("")
         out.append(pad("metric", 18) + pad("fit", 16) + (r.holdoutMetrics != nil ? "held out" : ""))
         for m in FitMetrics.Metric.allCases {

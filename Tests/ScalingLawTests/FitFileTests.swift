@@ -56,6 +56,24 @@ enum FitFixture {
         }
     }
 
+    /// fit.json written before `options.interval` existed holds pairs-bootstrap samples: it
+    /// reads as such, and predict still gives intervals from it.
+    @Test func fitsWithoutAnIntervalMethodReadAsPairs() throws {
+        let old = FitFixture.edited { var o = $0["options"] as! [String: Any]; o["interval"] = nil; $0["options"] = o }
+        let (fit, law) = try FitFile.decode(old, file: "fit.json")
+        #expect(fit.options.interval == .pairs)
+        let target = PlanTarget(n0: 3e9, rho: 0.25, loss0: 3)
+        #expect(try Planner(law: law, fit: fit).predict(target, tokens: [1e9])[0].interval != nil)
+        let current = try FitFile.decode(FitFixture.p2, file: "fit.json").fit
+        #expect(current.options.interval == FitOptions().interval)
+    }
+
+    @Test func anUnknownIntervalMethodIsNamed() throws {
+        let bad = FitFixture.edited { var o = $0["options"] as! [String: Any]; o["interval"] = "jackknife"; $0["options"] = o }
+        let message = try #require(problem(bad))
+        #expect(message.contains("options.interval"), "\(message)")
+    }
+
     static let broken: [(String, String)] = [
         ("params.delta", "fit.json: params.delta: missing"),
         ("ranges", "fit.json: data.ranges.n0: missing; law p2 reads n0, and its fitted range flags extrapolation"),

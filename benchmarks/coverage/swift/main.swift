@@ -73,4 +73,7 @@ for method in methods {
     cells.append("\(r.failures)")
     cells.append(String(format: "%.0f", seconds))
     emit("| \(method.rawValue) | " + cells.joined(separator: " | ") + " |")
+    if options["spread"] != nil {
+        emit("  bias/sd " + r.bias.map { String(format: "%.2f", $0) }.joined(separator: " ") + "; replicate sd / sd " + r.spreadRatio.map { String(format: "%.2f", $0) }.joined(separator: " "))
+    }
 }
