@@ -158,6 +158,26 @@ struct CLI {
         #expect((prj["predictions"] as? [[String: Any]])?.count == 3)
     }
 
+    /// --interval is kept in fit.json and named in the text report; predict then gives intervals
+    /// from those replicates.
+    @Test func theIntervalMethodIsChosenAndKept() throws {
+        let dir = try Fixture.tempDir("cli")
+        let csv = try CLI.sampleCSV(in: dir, noise: 0.002)
+        let out = dir.appendingPathComponent("fit")
+        let r = try CLI.run(["fit", "--data", csv.path, "--law", "p2", "--starts", "2", "--bootstrap", "10", "--interval", "wild-run",
+                             "--out", out.path])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout.contains("bootstrap (wild-run): "), "\(r.stdout)")
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("fit.json"))) as? [String: Any]
+        #expect((saved?["options"] as? [String: Any])?["interval"] as? String == "wild-run")
+        let predict = try CLI.run(["predict", "--fit", out.appendingPathComponent("fit.json").path, "--n0", "3e9", "--rho", "0.25",
+                                   "--loss0", "2.3", "--tokens", "1e9", "--format", "json"])
+        let prj = try #require(try JSONSerialization.jsonObject(with: Data(predict.stdout.utf8)) as? [String: Any])
+        #expect(((prj["predictions"] as? [[String: Any]])?.first?["interval"] as? [Double])?.count == 2)
+        let bad = try CLI.run(["fit", "--data", csv.path, "--law", "p2", "--interval", "jackknife"])
+        #expect(bad.status != 0 && bad.stderr.contains("--interval"), "\(bad.stderr)")
+    }
+
     /// Every bad input: one line naming file, place and problem; non-zero exit; no output directory.
     @Test(arguments: [
         ("run,n0,rho,loss0,tokens,loss\na,1e9,0.2,2.0,1e8,nan\n", "records.csv:2:", "NaN"),
