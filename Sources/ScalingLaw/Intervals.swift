@@ -114,11 +114,21 @@ struct Linearization: Sendable {
             // (J^T R) column by column, and J^T R J.
             var jr = [Double](repeating: 0, count: n * k)
             var g = [[Double]](repeating: [Double](repeating: 0, count: k), count: k)
+            // R x for an AR(1) block is a forward plus a backward recursion (minus x counted
+            // twice): linear in the run's length, however many checkpoints it has.
+            var forward = [Double](repeating: 0, count: k), backward = [Double](repeating: 0, count: k)
             for run in runs {
-                for (tj, j) in run.enumerated() {
-                    for (ti, i) in run.enumerated() {
-                        let r = Foundation.pow(phi, Double(abs(ti - tj)))
-                        for a in 0..<k { jr[j * k + a] += jacobian[i * k + a] * r }
+                for a in 0..<k { forward[a] = 0; backward[a] = 0 }
+                for j in run {
+                    for a in 0..<k {
+                        forward[a] = jacobian[j * k + a] + phi * forward[a]
+                        jr[j * k + a] = forward[a] - jacobian[j * k + a]
+                    }
+                }
+                for j in run.reversed() {
+                    for a in 0..<k {
+                        backward[a] = jacobian[j * k + a] + phi * backward[a]
+                        jr[j * k + a] += backward[a]
                     }
                     for a in 0..<k { for b in 0..<k { g[a][b] += jr[j * k + a] * jacobian[j * k + b] } }
                 }
@@ -132,7 +142,7 @@ struct Linearization: Sendable {
             func entry(_ i: Int, _ j: Int, lag: Int) -> Double {
                 var hrh = 0.0
                 for a in 0..<k { for b in 0..<k { hrh += jacobian[i * k + a] * q[a * k + b] * jacobian[j * k + b] } }
-                return Foundation.pow(phi, Double(lag)) - dot(row(jp, i), row(jr, j)) - dot(row(jp, j), row(jr, i)) + hrh
+                return (lag == 0 ? 1 : phi) - dot(row(jp, i), row(jr, j)) - dot(row(jp, j), row(jr, i)) + hrh
             }
             var num = 0.0, den = 0.0
             for run in runs where run.count >= 2 {

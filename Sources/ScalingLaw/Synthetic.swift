@@ -84,7 +84,7 @@ public enum Synthetic {
 extension Synthetic {
     /// The values `checkedRecords` checks, by the names its errors give them by default.
     public enum Input: String, Sendable, CaseIterable {
-        case params, n0, rho, tokens, loss0, noise
+        case params, n0, rho, tokens, loss0, noise, correlation, runOffset
     }
 
     /// `records`, after checking that the design is one the planner would read back: sizes
@@ -114,6 +114,8 @@ extension Synthetic {
             if let v = l.first(where: { !($0 > 0 && $0.isFinite) }) { throw InputError(name(.loss0), "expected positive losses, got \(short(v))") }
         }
         guard d.noise >= 0, d.noise.isFinite else { throw InputError(name(.noise), "expected a relative noise of 0 or more, got \(short(d.noise))") }
+        guard d.correlation > -1, d.correlation < 1 else { throw InputError(name(.correlation), "expected a correlation in (-1, 1), got \(short(d.correlation))") }
+        guard d.runOffset >= 0, d.runOffset.isFinite else { throw InputError(name(.runOffset), "expected a relative offset sd of 0 or more, got \(short(d.runOffset))") }
         try distinct(d.n0, .n0)
         try distinct(d.rho, .rho)
         try distinct(d.tokens, .tokens)
@@ -137,7 +139,7 @@ extension Synthetic {
         if let bad = out.first(where: { !($0.loss > 0 && $0.loss.isFinite) }) {
             let at = "n0 = \(short(bad.n0 ?? .nan)), rho = \(short(bad.rho ?? .nan)), tokens = \(short(bad.tokens ?? .nan))"
             let exact = law.value(params, at: bad.point)
-            if d.noise > 0, exact > 0, exact.isFinite {
+            if d.noise > 0 || d.runOffset > 0, exact > 0, exact.isFinite {
                 throw InputError(name(.noise), "a draw gave loss \(short(bad.loss)) at \(at); records need positive losses (use a smaller \(name(.noise)))")
             }
             throw InputError(name(.params), "law \(law.name) gives loss \(short(exact)) at \(at); records need a positive finite loss")

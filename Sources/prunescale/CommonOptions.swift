@@ -127,13 +127,13 @@ struct FitterOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("""
         How the bootstrap makes its data sets. ar-wild (default): the fitted curves plus each run's residuals, \
-        prewhitened along its checkpoints with one AR(1) coefficient, every innovation given a random sign \
-        and recoloured; assumes noise correlated within a run decays along its checkpoints (independent \
-        noise is phi = 0), sizes may differ point to point. wild-run: the fitted curves plus each run's \
-        residuals (as if the run had been left out) times one random weight per run; assumes only that \
-        runs are independent, and is reliable with many runs (30) but runs a little narrow with 9. pairs: \
-        whole runs drawn with replacement (the method before 0.95-coverage checks); too narrow with few \
-        runs. Measured coverage: README, "Intervals".
+        prewhitened along its checkpoints with one AR(1) coefficient, each innovation given a random sign, then \
+        recoloured; assumes a run's noise is independent or decays geometrically from checkpoint to checkpoint \
+        and that no run sits off the law as a whole (then its intervals are far too narrow). wild-run: the \
+        fitted curves plus each run's left-out residuals times one random weight per run; assumes only that \
+        runs are independent (any correlation within a run, run-level offsets included), a little narrow with \
+        9 runs. pairs: whole runs drawn with replacement (before 2026-11-30); too narrow with few runs. \
+        Measured coverage: README, "Intervals".
         """, valueName: "method"))
     var interval: IntervalMethod = .arWild
 

@@ -36,6 +36,10 @@ struct SimulateCommand: ParsableCommand {
     var tokens: String = "1e8:1e10:20"
     @Option(parsing: .unconditional, help: "Relative Gaussian noise on each loss (0.002 = 0.2%); a draw that makes a loss non-positive is refused.")
     var noise = NumberArg("0")
+    @Option(parsing: .unconditional, help: "AR(1) correlation of the noise between neighbouring checkpoints of a run, in (-1, 1); 0 = independent.")
+    var correlation = NumberArg("0")
+    @Option(name: .customLong("run-offset"), parsing: .unconditional, help: "Relative sd of one offset shared by all checkpoints of a run (0.002 = 0.2%); 0 = none.")
+    var runOffset = NumberArg("0")
     @Option(parsing: .unconditional, help: "Noise seed.")
     var seed = NumberArg("0")
     @Option(help: ArgumentHelp("CSV file to write (default: stdout).", valueName: "file"))
@@ -45,7 +49,8 @@ struct SimulateCommand: ParsableCommand {
     static func flag(_ input: Synthetic.Input) -> String {
         switch input {
         case .params: "--set"
-        case .n0, .rho, .tokens, .loss0, .noise: "--\(input.rawValue)"
+        case .n0, .rho, .tokens, .loss0, .noise, .correlation: "--\(input.rawValue)"
+        case .runOffset: "--run-offset"
         }
     }
 
@@ -58,7 +63,8 @@ struct SimulateCommand: ParsableCommand {
         let design = SyntheticDesign(n0: try KeyValues.list(n0, flag: "--n0"), rho: try KeyValues.list(rho, flag: "--rho"),
                                      tokens: try TokenList.parse(tokens, flag: "--tokens", allowZero: true),
                                      loss0: try loss0.map { try KeyValues.list($0, flag: "--loss0") },
-                                     noise: try noise.double("--noise"), seed: try seed.uint64("--seed"))
+                                     noise: try noise.double("--noise"), seed: try seed.uint64("--seed"),
+                                     correlation: try correlation.double("--correlation"), runOffset: try runOffset.double("--run-offset"))
         let records = try Synthetic.checkedRecords(law: law, params: law.parameterNames.map { values[$0]! }, design: design, naming: Self.flag)
         let text = RecordWriter.csv(RecordSet(file: out ?? "stdout", records: records))
         if let out {
