@@ -62,7 +62,7 @@ public struct FitOptions: Sendable, Equatable {
     /// What this fit changes about the law's parameters, by name: a start, a value to hold one
     /// at, bounds (none unless asked: a bound changes the answer), levels for `design = grid`.
     public var overrides: [String: ParameterOverride] = [:]
-    /// Replicates behind the intervals (refits, or draws for `laplace`); 0 = no intervals.
+    /// Bootstrap replicates behind the intervals (each a refit); 0 = no intervals.
     public var bootstrap: Int = 0
     /// How the replicates are made (`IntervalMethod`).
     public var interval: IntervalMethod = .arWild

@@ -26,7 +26,7 @@ public struct FitFailure: Error, Sendable, Equatable, CustomStringConvertible, L
 }
 
 /// Fits a scaling law to loss records: multi-start Levenberg–Marquardt (GSL), standard errors,
-/// cluster bootstrap over runs, metrics on the fitted and held-out records, and warnings where the
+/// bootstrap intervals (`IntervalMethod`), metrics on the fitted and held-out records, and warnings where the
 /// data cannot pin a parameter down.
 public enum ScalingLawFitter {
     public static func fit(_ records: [LossRecord], law: any Law, options: FitOptions = FitOptions(),
