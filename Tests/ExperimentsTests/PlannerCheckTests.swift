@@ -13,24 +13,29 @@ import Testing
         #expect(PlannerCheck.crossing(curve, 1.0) == nil)
     }
 
-    /// On noise-free records of a known P2 law, the plan made without the largest base meets its
-    /// curve: the error is small and the truth lies inside the interval.
+    /// On records of a known P2 law (0.05 % noise), the plan made without the largest base meets
+    /// its curve. Only the error is asserted: the interval is the law's (parameter uncertainty),
+    /// while the curve crosses its target at a noisy checkpoint, and where the curve is flat a
+    /// small noise in loss is a large one in tokens.
     @Test func onRecordsOfTheLawThePlanComesTrue() throws {
         let truth = [500, 2000, 1, 0.3, 0.35, -0.8, 0.05]
+        // Fitted on three sizes, planned for a fourth: with two fitted sizes NC, alpha and E are
+        // not identified (alpha -> 0, NC ~ -E along a flat valley), and where along it a fit
+        // stops, not the data, would decide the plan.
         let records = Synthetic.records(law: P2Law(), params: truth,
-                                        design: SyntheticDesign(n0: [1e9, 3e9, 8e9], rho: [0.15, 0.25, 0.35], noise: 0.0005, seed: 3))
+                                        design: SyntheticDesign(n0: [1e9, 3e9, 8e9, 2e10], rho: [0.15, 0.25, 0.35], noise: 0.0005, seed: 3))
         var options = FitOptions()
         options.starts = 8
-        options.bootstrap = 50
+        options.bootstrap = 0
         let rows = PlannerCheck.rows(family: "f", records: records, law: P2Law(), options: options)
         #expect(rows.count == 3)
         for r in rows {
-            #expect(r.n0 == 8e9)
+            #expect(r.n0 == 2e10)
             let e = try #require(r.errorPercent, "\(r.error ?? "")")
             #expect(abs(e) < 10, "\(r.run): planned \(r.planned?.tokens ?? .nan) vs actual \(r.actualTokens)")
         }
         // Two sizes cannot test a plan for a third.
-        #expect(PlannerCheck.rows(family: "f", records: records.filter { $0.n0 != 8e9 }, law: P2Law(), options: options).isEmpty)
+        #expect(PlannerCheck.rows(family: "f", records: records.filter { ($0.n0 ?? 0) < 5e9 }, law: P2Law(), options: options).isEmpty)
     }
 }
 
