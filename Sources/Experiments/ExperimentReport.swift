@@ -55,6 +55,7 @@ public enum ExperimentReport {
         options.confidence = spec.fit.confidence
         options.space = spec.fit.space
         options.objective = spec.fit.objective
+        options.interval = spec.fit.interval
         var fits: [FitRow] = []
         var analyses: [String: FitAnalysis] = [:]  // "family|law" → in-sample fit
         var holdoutAnalyses: [(family: String, law: String, holdout: String, analysis: FitAnalysis)] = []

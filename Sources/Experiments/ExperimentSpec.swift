@@ -117,6 +117,8 @@ public struct FitSettings: Sendable, Equatable {
     public var confidence = 0.95
     public var space: FitSpace = .linear
     public var objective: Objective = .lsq
+    /// How the bootstrap replicates are made (`prunescale fit --interval`).
+    public var interval: IntervalMethod = FitOptions().interval
     /// Fit each pruning family (structure and method) on its own, as the paper does.
     public var perFamily = true
 }
@@ -301,7 +303,7 @@ struct SpecParser {
     }
 
     func fitSettings(_ node: Node) throws -> FitSettings {
-        let m = try nodes.mapping(node, "fit", allowed: ["laws", "holdouts", "starts", "bootstrap", "seed", "confidence", "space", "objective", "per_family"])
+        let m = try nodes.mapping(node, "fit", allowed: ["laws", "holdouts", "starts", "bootstrap", "seed", "confidence", "space", "objective", "interval", "per_family"])
         var f = FitSettings()
         if let n = m["laws"] {
             let list = nodes.list(n, "laws")
@@ -328,6 +330,7 @@ struct SpecParser {
         }
         if let n = m["space"] { f.space = try nodes.choice(n, "space", FitSpace.self) }
         if let n = m["objective"] { f.objective = try nodes.choice(n, "objective", Objective.self) }
+        if let n = m["interval"] { f.interval = try nodes.choice(n, "interval", IntervalMethod.self) }
         if let n = m["per_family"] { f.perFamily = try nodes.bool(n, "per_family") }
         return f
     }

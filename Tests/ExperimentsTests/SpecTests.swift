@@ -1,5 +1,6 @@
 import Experiments
 import Foundation
+import ScalingLaw
 import Testing
 
 /// Spec problems are reported at their place (`file:line:column`) before any work.
@@ -31,6 +32,9 @@ import Testing
         #expect(s.posttrain.tokens == 1e5)
         #expect(s.fit.laws == ["p2", "chinchilla"])
         #expect(s.plans.first?.target.n0 == 8e9)
+        #expect(s.fit.interval == .arWild)
+        let wild = try ExperimentSpec.parse(Self.valid.replacingOccurrences(of: "laws: [p2, chinchilla]", with: "laws: [p2, chinchilla]\n  interval: wild-run"), file: "t.yaml")
+        #expect(wild.fit.interval == .wildRun)
     }
 
     /// Each edit of the valid spec, and where its error must point.
@@ -46,6 +50,7 @@ import Testing
         ("  eval_points: 6", "  eval_points: [6]", "13:16", "'eval_points' must be a number, got a list"),
         ("target-loss: 2.1}", "target-loss: 2.1, recovery: 0.5}", "17:5", "exactly one criterion"),
         ("pattern: \"2:4\"", "pattern: \"4:2\"", "9:16", "4:2"),
+        ("laws: [p2, chinchilla]", "laws: [p2, chinchilla]\n  interval: wild", "16:13", "unknown interval 'wild'"),
     ])
     func badSpecsNameTheirPlace(find: String, replace: String, place: String, fragment: String) throws {
         let text = Self.valid.replacingOccurrences(of: find, with: replace)
