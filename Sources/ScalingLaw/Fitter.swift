@@ -72,18 +72,17 @@ public enum ScalingLawFitter {
         let (fits, boot): ([LocalFit], [LocalFit]) = BLAS.withThreads(1) {  // a fit is fastest on one BLAS thread; fits run side by side
             let fits = parallelMap(starts.count, threads: options.threads) { solver.fit(data, from: starts[$0]) }
             guard let best = bestFit(fits), options.bootstrap > 0 else { return (fits, []) }
+            // Replicate b's data set, a pure function of (seed, b); each is refitted from the optimum.
+            let replicate: @Sendable (Int) -> FitData
             switch options.interval {
             case .pairs:
-                return (fits, parallelMap(options.bootstrap, threads: options.threads) { b in
-                    solver.fit(resample(runs: runs, data: data, seed: options.seed, replicate: b), from: best.parameters)
-                })
+                replicate = { resample(runs: runs, data: data, seed: options.seed, replicate: $0) }
             case .wildRun, .arWild:
                 guard let lin = Linearization(solver: solver, at: best.parameters, data: data, runs: runs) else { return (fits, []) }
                 let maker = ReplicateMaker(method: options.interval, base: data, lin: lin, space: options.space, seed: options.seed)
-                return (fits, parallelMap(options.bootstrap, threads: options.threads) { b in
-                    solver.fit(maker.replicate(b), from: best.parameters)
-                })
+                replicate = { maker.replicate($0) }
             }
+            return (fits, parallelMap(options.bootstrap, threads: options.threads) { solver.fit(replicate($0), from: best.parameters) })
         }
         guard let best = bestFit(fits) else {
             throw FitFailure(law: law.name, starts: starts.count)
