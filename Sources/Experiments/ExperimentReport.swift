@@ -5,7 +5,7 @@ import ScalingLaw
 import LossRecords
 
 /// The run's report folder: `records.csv`, `fits.csv` (law × holdout × family, with parameters
-/// and metrics), `predictions.csv`, `plans.csv`, `recovery.csv` (controls and each curve's
+/// and metrics), `holdouts.csv` (the held-out scores alone, laws ranked), `predictions.csv`, `plans.csv`, `recovery.csv` (controls and each curve's
 /// recovery, `RecoveryFindings`), `summary.md` and SVG figures. Written from the
 /// store alone (no training), replacing only a report folder PruneScale wrote.
 public enum ExperimentReport {
@@ -118,6 +118,7 @@ public enum ExperimentReport {
             }
             try put("records.csv", ExperimentExport.text(records, format: .csv))
             try put("fits.csv", fitsCSV(fits))
+            try put("holdouts.csv", holdoutsCSV(fits))
             try put("predictions.csv", predictionsCSV(groups.map(\.name), laws: spec.fit.laws, analyses: analyses, holdouts: holdoutAnalyses))
             try put("plans.csv", plansCSV(plans, checks: checks, law: primary))
             for (family, recs) in groups {
@@ -167,6 +168,34 @@ public enum ExperimentReport {
             t.append([r.family, r.law, r.holdout ?? "none", f == nil ? "skipped" : "ok", f.map { "\($0.data.fitted)" } ?? "",
                       f.map { "\($0.data.heldOut)" } ?? ""] + names.map { n in num(f?.params[n]) }
                      + cells(f?.metrics) + cells(f?.holdoutMetrics) + ["\(f?.warnings.count ?? 0)", r.skipped ?? ""])
+        }
+        return t.text
+    }
+
+    /// One row per family × holdout × law with the held-out scores only, laws ranked within their
+    /// family and holdout by held-out MAPE (1 = best; a skipped fit has no rank). This is the
+    /// paper's comparison; fits.csv carries the same numbers among the parameters.
+    static func holdoutsCSV(_ rows: [FitRow]) -> String {
+        var t = CSVTable(header: ["family", "holdout", "law", "rank", "status", "records_fit", "records_holdout",
+                                  "holdout_mape", "holdout_asd", "holdout_r2", "holdout_rmse", "r2_fitted", "reason"])
+        var order: [String] = []
+        var groups: [String: [FitRow]] = [:]
+        for r in rows {
+            guard let h = r.holdout else { continue }
+            let key = "\(r.family)\u{0}\(h)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(r)
+        }
+        for key in order {
+            let group = groups[key]!
+            let ranked = group.compactMap { r in r.result?.holdoutMetrics?.mape.flatMap { $0.isFinite ? (r.law, $0) : nil } }
+                .sorted { $0.1 < $1.1 }.map(\.0)
+            for r in group {
+                let f = r.result, m = f?.holdoutMetrics
+                t.append([r.family, r.holdout!, r.law, ranked.firstIndex(of: r.law).map { "\($0 + 1)" } ?? "",
+                          f == nil ? "skipped" : "ok", f.map { "\($0.data.fitted)" } ?? "", f.map { "\($0.data.heldOut)" } ?? "",
+                          num(m?.mape), num(m?.asd), num(m?.r2), num(m?.rmse), num(f?.metrics.r2), r.skipped ?? ""])
+            }
         }
         return t.text
     }

@@ -82,8 +82,20 @@ import Testing
         let first = try Self.run(s, s.args("run"))
         #expect(first.status == 0, "\(first.stderr)")
         let report = s.dir.appendingPathComponent("run/report")
-        for name in ["records.csv", "fits.csv", "predictions.csv", "plans.csv", "summary.md"] {
+        for name in ["records.csv", "fits.csv", "holdouts.csv", "predictions.csv", "plans.csv", "summary.md"] {
             #expect(FileManager.default.fileExists(atPath: report.appendingPathComponent(name).path), "\(name)")
+        }
+        // holdouts.csv repeats fits.csv's held-out scores, one row per family × holdout × law, ranked.
+        func table(_ name: String) throws -> [[String: String]] {
+            let lines = try String(contentsOf: report.appendingPathComponent(name), encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            return lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(lines[0], $0)) }
+        }
+        let heldOut = try table("holdouts.csv"), fitted = try table("fits.csv").filter { $0["holdout"] != "none" }
+        #expect(heldOut.count == fitted.count && !heldOut.isEmpty)
+        for row in heldOut {
+            let twin = fitted.first { $0["family"] == row["family"] && $0["law"] == row["law"] && $0["holdout"] == row["holdout"] }
+            #expect(twin?["holdout_mape"] == row["holdout_mape"] && twin?["holdout_asd"] == row["holdout_asd"], "\(row)")
+            #expect(row["status"] != "ok" || row["rank"] == "1", "one law per holdout here, so an ok fit ranks first: \(row)")
         }
         let figures = (try? FileManager.default.contentsOfDirectory(atPath: report.appendingPathComponent("figures").path)) ?? []
         #expect(figures.contains { $0.hasPrefix("loss-vs-tokens-width") })
