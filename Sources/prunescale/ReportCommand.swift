@@ -9,7 +9,8 @@ struct ReportCommand: ParsableCommand {
         abstract: "Redo an experiment's fits, plans and report from its store, without training.",
         discussion: """
             Reads the stored evaluations of the spec's cells and rewrites STORE/report/ \
-            (records.csv, fits.csv, predictions.csv, plans.csv, summary.md, figures/), e.g. after \
+            (records.csv, fits.csv, holdouts.csv, predictions.csv, plans.csv, recovery.csv, summary.md, \
+            figures/), e.g. after \
             changing the spec's fit or plans sections, which do not change any cell.
 
             Example:
