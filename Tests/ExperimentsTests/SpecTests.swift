@@ -113,3 +113,22 @@ import Testing
         }
     }
 }
+
+/// The specs the repository ships parse: a spec that drifted from the schema fails here, not in a
+/// user's hours-long run. Ladder specs (a `sizes:` list) are the pretrain command's, not runs.
+@Suite struct ShippedSpecTests {
+    @Test func everyExperimentSpecInTheRepositoryParses() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("experiments")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        var parsed: [String] = []
+        for name in files {
+            let path = dir.appendingPathComponent(name).path
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            if text.split(separator: "\n").contains(where: { $0.hasPrefix("sizes:") }) { continue }
+            _ = try ExperimentSpec.load(path: path)
+            parsed.append(name)
+        }
+        #expect(parsed.contains("paper-replica.yaml") && parsed.contains("paper-replica-long.yaml") && parsed.contains("quickstart.yaml"), "\(parsed)")
+    }
+}
