@@ -49,5 +49,15 @@ enum Diagnostics {
         return out
     }
 
+    /// The run-offset check warns at this Monte Carlo p-value (with 199 draws: at most one
+    /// simulated share reached the observed one).
+    static let runOffsetLevel = 0.01
+
+    static func runOffsetWarning(_ o: RunOffsetCheck) -> String {
+        "the residuals sit as whole-run offsets: \(String(format: "%.0f", 100 * o.share)) % of their variance lies between the runs' means, "
+            + "more than \(o.draws - o.atLeast) of \(o.draws) draws of the AR(1) noise the ar-wild intervals assume give; "
+            + "those intervals will be too narrow, and the wild-run method, which keeps each run whole, allows for this"
+    }
+
     static func format(_ x: Double) -> String { String(format: "%.4g", x) }
 }

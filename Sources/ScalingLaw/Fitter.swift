@@ -69,20 +69,22 @@ public enum ScalingLawFitter {
         let starts = StartDesigner.starts(parameters, map: map, options: options)
 
         let runs = runIndices(fitIndices.map { runID[$0] })
-        let (fits, boot): ([LocalFit], [LocalFit]) = BLAS.withThreads(1) {  // a fit is fastest on one BLAS thread; fits run side by side
+        let (fits, boot, offsets): ([LocalFit], [LocalFit], RunOffsetCheck?) = BLAS.withThreads(1) {  // a fit is fastest on one BLAS thread; fits run side by side
             let fits = parallelMap(starts.count, threads: options.threads) { solver.fit(data, from: starts[$0]) }
-            guard let best = bestFit(fits), options.bootstrap > 0 else { return (fits, []) }
+            guard let best = bestFit(fits), options.bootstrap > 0 else { return (fits, [], nil) }
+            var offsets: RunOffsetCheck?
             // Replicate b's data set, a pure function of (seed, b); each is refitted from the optimum.
             let replicate: @Sendable (Int) -> FitData
             switch options.interval {
             case .pairs:
                 replicate = { resample(runs: runs, data: data, seed: options.seed, replicate: $0) }
             case .wildRun, .arWild:
-                guard let lin = Linearization(solver: solver, at: best.parameters, data: data, runs: runs) else { return (fits, []) }
+                guard let lin = Linearization(solver: solver, at: best.parameters, data: data, runs: runs) else { return (fits, [], nil) }
                 let maker = ReplicateMaker(method: options.interval, base: data, lin: lin, space: options.space, seed: options.seed)
                 replicate = { maker.replicate($0) }
+                offsets = maker.runOffsets()
             }
-            return (fits, parallelMap(options.bootstrap, threads: options.threads) { solver.fit(replicate($0), from: best.parameters) })
+            return (fits, parallelMap(options.bootstrap, threads: options.threads) { solver.fit(replicate($0), from: best.parameters) }, offsets)
         }
         guard let best = bestFit(fits) else {
             throw FitFailure(law: law.name, starts: starts.count)
@@ -134,6 +136,7 @@ public enum ScalingLawFitter {
             warnings: [])
         var analysis = FitAnalysis(result: result, law: law, rows: rows)
         analysis.result.warnings = Diagnostics.warnings(for: analysis.result, variables: law.variables, map: map, covarianceAvailable: covariance != nil)
+        if let o = offsets, o.p <= Diagnostics.runOffsetLevel { analysis.result.warnings.append(Diagnostics.runOffsetWarning(o)) }
         return analysis
     }
 

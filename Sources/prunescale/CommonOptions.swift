@@ -129,7 +129,7 @@ struct FitterOptions: ParsableArguments {
         How the bootstrap makes its data sets. ar-wild (default): the fitted curves plus each run's residuals, \
         prewhitened along its checkpoints with one AR(1) coefficient, each innovation given a random sign, then \
         recoloured; assumes a run's noise is independent or decays geometrically from checkpoint to checkpoint \
-        and that no run sits off the law as a whole (then its intervals are far too narrow). wild-run: the \
+        and that no run sits off the law as a whole (then its intervals are far too narrow, and the fit warns). wild-run: the \
         fitted curves plus each run's left-out residuals times one random weight per run; assumes only that \
         runs are independent (any correlation within a run, run-level offsets included), a little narrow with \
         9 runs. pairs: whole runs drawn with replacement (before 2026-11-30); too narrow with few runs. \
