@@ -220,18 +220,18 @@ public enum ExperimentReport {
     /// the tokens the largest base's curve took).
     static func plansCSV(_ rows: [PlanRow], checks: [PlannerCheck.Row], law: String) -> String {
         var t = CSVTable(header: ["kind", "plan", "family", "law", "n0", "rho", "loss0", "criterion", "tokens", "lower", "upper", "reachable", "floor",
-                                  "actual_tokens", "error_pct", "inside", "message"])
+                                  "actual_tokens", "error_pct", "inside", "message", "target_at"])
         for r in rows {
             let p = r.result
             t.append(["plan", r.plan.label, r.family, r.law, num(r.plan.target.n0), num(r.plan.target.rho), num(r.plan.target.loss0),
                       r.plan.criterion.description, num(p?.tokens), num(p?.interval?.first), num(p?.interval?.last),
-                      p.map { "\($0.reachable)" } ?? "", num(p?.floor), "", "", "", p?.message ?? r.error ?? ""])
+                      p.map { "\($0.reachable)" } ?? "", num(p?.floor), "", "", "", p?.message ?? r.error ?? "", ""])
         }
         for c in checks {
             let p = c.planned
             t.append(["check", c.run, c.family, law, num(c.n0), num(c.rho), num(c.loss0), "target loss \(num(c.targetLoss))",
                       num(p?.tokens), num(p?.interval?.first), num(p?.interval?.last), p.map { "\($0.reachable)" } ?? "", num(p?.floor),
-                      num(c.actualTokens), num(c.errorPercent), c.inside.map { "\($0)" } ?? "", p?.message ?? c.error ?? ""])
+                      num(c.actualTokens), num(c.errorPercent), c.inside.map { "\($0)" } ?? "", p?.message ?? c.error ?? "", c.at.rawValue])
         }
         return t.text
     }
@@ -306,11 +306,13 @@ public enum ExperimentReport {
         if !checks.isEmpty {
             out += "## The planner's own test\n\n"
             out += "\(spec.fit.laws.first ?? "p2") fitted on every base but the largest, per family; for each pruned model of the largest base, the "
-            out += "tokens planned to reach the loss its curve reached at its middle evaluation, against the tokens at which the curve crossed it.\n\n"
-            out += "| family | run | rho | target loss | actual tokens | planned | interval | error % | inside |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+            out += "tokens planned to reach the loss its curve reached at its middle evaluation (in log tokens) and at its last, against the "
+            out += "tokens at which the curve crossed it.\n\n"
+            out += "| family | run | rho | target at | target loss | actual tokens | planned | interval | error % | inside |\n"
+            out += "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
             for c in checks {
                 let interval = c.planned?.interval.map { "\(fmt($0.first, 3))–\(fmt($0.last, 3))" } ?? ""
-                out += "| \(c.family) | \(c.run) | \(fmt(c.rho, 3)) | \(fmt(c.targetLoss, 4)) | \(fmt(c.actualTokens, 3)) | \(fmt(c.planned?.tokens, 3)) | \(interval) | "
+                out += "| \(c.family) | \(c.run) | \(fmt(c.rho, 3)) | \(c.at.rawValue) | \(fmt(c.targetLoss, 4)) | \(fmt(c.actualTokens, 3)) | \(fmt(c.planned?.tokens, 3)) | \(interval) | "
                 out += "\(fmt(c.errorPercent, 3)) | \(c.inside.map { $0 ? "yes" : "no" } ?? (c.error ?? "n/a")) |\n"
             }
             out += "\n"

@@ -4,15 +4,22 @@ import LossRecords
 
 /// The planner's own test: fit the law on every base but the largest, plan the tokens each of the
 /// largest base's pruned models needs to reach a loss its measured curve did reach, and compare
-/// with the tokens at which the curve crossed it.
+/// with the tokens at which the curve crossed it. Two targets per curve: the loss at its middle
+/// evaluation (in log tokens) and at its last, the budget a plan is usually asked for.
 public enum PlannerCheck {
+    /// Which evaluation of the measured curve sets the target loss.
+    public enum TargetPoint: String, Sendable, CaseIterable {
+        case middle, last
+    }
+
     public struct Row: Sendable {
         public var family: String
         public var run: String
         public var n0: Double
         public var rho: Double
         public var loss0: Double
-        /// The loss at the curve's middle evaluation (in log tokens): reached, and not at the end.
+        public var at: TargetPoint
+        /// The loss at that evaluation of the curve.
         public var targetLoss: Double
         /// Where the measured curve first reached it (log-linear between the two evaluations around it).
         public var actualTokens: Double
@@ -37,22 +44,25 @@ public enum PlannerCheck {
         let fitOn = records.filter { $0.n0 != largest }
         let fit: FitAnalysis
         do { fit = try ScalingLawFitter.fit(fitOn, law: law, options: options, file: "records.csv") } catch {
-            return [Row(family: family, run: "-", n0: largest, rho: .nan, loss0: .nan, targetLoss: .nan, actualTokens: .nan, planned: nil,
-                        error: "fit on the smaller bases failed: \(error)")]
+            return [Row(family: family, run: "-", n0: largest, rho: .nan, loss0: .nan, at: .middle, targetLoss: .nan, actualTokens: .nan,
+                        planned: nil, error: "fit on the smaller bases failed: \(error)")]
         }
         var out: [Row] = []
         for run in uniqued(records.filter { $0.n0 == largest }.map(\.run)) {
             let curve = records.filter { $0.run == run && ($0.tokens ?? 0) > 0 }.sorted { $0.tokens! < $1.tokens! }
             guard curve.count >= 3, let first = curve.first, let rho = first.rho, let loss0 = first.loss0 else { continue }
-            let target = curve[curve.count / 2].loss
-            guard let actual = crossing(curve.map { ($0.tokens!, $0.loss) }, target) else { continue }
-            var row = Row(family: family, run: run, n0: largest, rho: rho, loss0: loss0, targetLoss: target, actualTokens: actual, planned: nil, error: nil)
-            do {
-                row.planned = try Planner(law: fit.law, fit: fit.result).plan(PlanTarget(n0: largest, rho: rho, loss0: loss0), criterion: .targetLoss(target))
-            } catch {
-                row.error = "\(error)"
+            for at in TargetPoint.allCases {
+                let target = curve[at == .middle ? curve.count / 2 : curve.count - 1].loss
+                guard let actual = crossing(curve.map { ($0.tokens!, $0.loss) }, target) else { continue }
+                var row = Row(family: family, run: run, n0: largest, rho: rho, loss0: loss0, at: at, targetLoss: target, actualTokens: actual,
+                              planned: nil, error: nil)
+                do {
+                    row.planned = try Planner(law: fit.law, fit: fit.result).plan(PlanTarget(n0: largest, rho: rho, loss0: loss0), criterion: .targetLoss(target))
+                } catch {
+                    row.error = "\(error)"
+                }
+                out.append(row)
             }
-            out.append(row)
         }
         return out
     }

@@ -54,14 +54,16 @@ for fam in families:
         name = f'**{law}**' if law == 'p2' else law
         print(f'| {name} | ' + (f'{r2:.4f}' if r2 is not None else 'n/a') + ' | ' + ' | '.join(cells) + ' |')
 
-print('\n| family | largest base, rate | target loss | crossed at | planned | 95 % interval | error % | inside |')
-print('|---|---|---|---|---|---|---|---|')
+print('\n| family | largest base, rate | target at | target loss | crossed at | planned | 95 % interval | error % | inside |')
+print('|---|---|---|---|---|---|---|---|---|')
+def interval(r):
+    return f"{float(r['lower']):.3g}–{float(r['upper']):.3g}" if r['lower'] and r['upper'] else 'none'
 for r in read('plans.csv'):
     if r['kind'] != 'check': continue
     base, rate = r['plan'].split('/')[0], r['plan'].split('/')[3]
     target = float(r['criterion'].split()[-1])
-    print(f"| {r['family']} | {base}, {rate} | {target:.4f} | {float(r['actual_tokens']):.3g} | {float(r['tokens']):.3g} "
-          f"| {float(r['lower']):.3g}–{float(r['upper']):.3g} | {float(r['error_pct']):+.0f} | {'yes' if r['inside'] == 'true' else 'no'} |")
+    print(f"| {r['family']} | {base}, {rate} | {r['target_at']} | {target:.4f} | {float(r['actual_tokens']):.3g} | {float(r['tokens']):.3g} "
+          f"| {interval(r)} | {float(r['error_pct']):+.0f} | { {'true': 'yes', 'false': 'no'}.get(r['inside'], 'n/a') } |")
 
 curves = [r for r in read('recovery.csv') if r['kind'] == 'pruned']
 def gap(r): return float(r['loss_horizon']) - float(r['loss0'])
