@@ -224,13 +224,13 @@ public enum ExperimentReport {
         for r in rows {
             let p = r.result
             t.append(["plan", r.plan.label, r.family, r.law, num(r.plan.target.n0), num(r.plan.target.rho), num(r.plan.target.loss0),
-                      r.plan.criterion.description, num(p?.tokens), num(p?.interval?.first), num(p?.interval?.last),
+                      r.plan.criterion.description, num(p?.tokens), num(p?.interval?.first ?? p?.lowerBound), num(p?.interval?.last),
                       p.map { "\($0.reachable)" } ?? "", num(p?.floor), "", "", "", p?.message ?? r.error ?? "", ""])
         }
         for c in checks {
             let p = c.planned
             t.append(["check", c.run, c.family, law, num(c.n0), num(c.rho), num(c.loss0), "target loss \(num(c.targetLoss))",
-                      num(p?.tokens), num(p?.interval?.first), num(p?.interval?.last), p.map { "\($0.reachable)" } ?? "", num(p?.floor),
+                      num(p?.tokens), num(p?.interval?.first ?? p?.lowerBound), num(p?.interval?.last), p.map { "\($0.reachable)" } ?? "", num(p?.floor),
                       num(c.actualTokens), num(c.errorPercent), c.inside.map { "\($0)" } ?? "", p?.message ?? c.error ?? "", c.at.rawValue])
         }
         return t.text
@@ -311,7 +311,7 @@ public enum ExperimentReport {
             out += "| family | run | rho | target at | target loss | actual tokens | planned | interval | error % | inside |\n"
             out += "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
             for c in checks {
-                let interval = c.planned?.interval.map { "\(fmt($0.first, 3))–\(fmt($0.last, 3))" } ?? ""
+                let interval = c.planned?.interval.map { "\(fmt($0.first, 3))–\(fmt($0.last, 3))" } ?? c.planned?.lowerBound.map { "≥ \(fmt($0, 3))" } ?? ""
                 out += "| \(c.family) | \(c.run) | \(fmt(c.rho, 3)) | \(c.at.rawValue) | \(fmt(c.targetLoss, 4)) | \(fmt(c.actualTokens, 3)) | \(fmt(c.planned?.tokens, 3)) | \(interval) | "
                 out += "\(fmt(c.errorPercent, 3)) | \(c.inside.map { $0 ? "yes" : "no" } ?? (c.error ?? "n/a")) |\n"
             }
@@ -323,7 +323,7 @@ public enum ExperimentReport {
             for p in plans {
                 let t = p.plan.target
                 let target = "n0 \(fmt(t.n0, 3)), rho \(fmt(t.rho, 3)), loss0 \(fmt(t.loss0, 4))"
-                let interval = p.result?.interval.map { "\(fmt($0.first, 3))–\(fmt($0.last, 3))" } ?? ""
+                let interval = p.result?.interval.map { "\(fmt($0.first, 3))–\(fmt($0.last, 3))" } ?? p.result?.lowerBound.map { "≥ \(fmt($0, 3))" } ?? ""
                 out += "| \(p.plan.label) | \(p.family) | \(p.law) | \(target) | \(p.plan.criterion) | \(fmt(p.result?.tokens, 3)) | \(interval) | \(p.result?.message ?? p.error ?? "") |\n"
             }
             out += "\n"

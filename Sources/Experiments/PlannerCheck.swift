@@ -30,8 +30,10 @@ public enum PlannerCheck {
         public var errorPercent: Double? {
             planned?.tokens.map { 100 * ($0 - actualTokens) / actualTokens }
         }
-        /// Whether the plan's interval holds the actual tokens (nil without an interval).
+        /// Whether the plan's interval holds the actual tokens; with a one-sided bound, whether
+        /// the actual tokens reach it (nil with neither).
         public var inside: Bool? {
+            if let b = planned?.lowerBound { return actualTokens >= b }
             guard let i = planned?.interval, i.count == 2 else { return nil }
             return i[0] <= actualTokens && actualTokens <= i[1]
         }

@@ -181,7 +181,7 @@ public enum ReportWriter {
             ["Target", target.isEmpty ? "—" : target],
             ["Reachable", plan.reachable ? "yes" : "no"],
             ["Token budget", Format.optional(plan.tokens, 3)],
-            ["Budget interval", Format.interval(plan.interval, 3)],
+            ["Budget interval", plan.lowerBound.map { "at least \(Format.significant($0, 3)) (no upper end)" } ?? Format.interval(plan.interval, 3)],
             ["Loss at budget", Format.optional(plan.lossAtBudget, 4)],
             ["Floor L(D→∞)", Format.significant(plan.floor, 4)],
         ]

@@ -110,6 +110,10 @@ public struct PlanResult: Sendable, Equatable, Codable {
     /// Bootstrap interval of the budget at the fit's confidence level (nil without bootstrap or
     /// when too many replicates cannot meet the criterion to bound it).
     public var interval: [Double]?
+    /// When the interval has no upper end (more than its upper tail of replicates never meet the
+    /// criterion), its lower end alone: a one-sided bound the budget exceeds with the
+    /// confidence of that tail. Nil when `interval` is given.
+    public var lowerBound: Double?
     public var reachable: Bool
     /// The loss the law predicts at the budget.
     public var lossAtBudget: Double?
@@ -130,6 +134,7 @@ public struct PlanResult: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case criterion, target, tokens, interval, reachable, floor, replicates, extrapolation, message, curve
         case lossAtBudget = "loss_at_budget", unreachableReplicates = "unreachable_replicates", targetLoss = "target_loss"
+        case lowerBound = "lower_bound"
     }
 
     /// `tokens`, `interval` and `loss_at_budget` are always present in JSON (null when unknown),
@@ -140,6 +145,7 @@ public struct PlanResult: Sendable, Equatable, Codable {
         try c.encode(target, forKey: .target)
         try c.encode(tokens, forKey: .tokens)
         try c.encode(interval, forKey: .interval)
+        try c.encodeIfPresent(lowerBound, forKey: .lowerBound)
         try c.encode(reachable, forKey: .reachable)
         try c.encode(lossAtBudget, forKey: .lossAtBudget)
         try c.encode(targetLoss, forKey: .targetLoss)
@@ -151,12 +157,13 @@ public struct PlanResult: Sendable, Equatable, Codable {
         try c.encode(curve, forKey: .curve)
     }
 
-    public init(criterion: String, target: PlanTarget, tokens: Double?, interval: [Double]?, reachable: Bool, lossAtBudget: Double?,
+    public init(criterion: String, target: PlanTarget, tokens: Double?, interval: [Double]?, lowerBound: Double? = nil, reachable: Bool, lossAtBudget: Double?,
                 floor: Double, replicates: Int, unreachableReplicates: Int, extrapolation: [String], message: String, curve: [CurvePoint], targetLoss: Double? = nil) {
         self.criterion = criterion
         self.target = target
         self.tokens = tokens
         self.interval = interval
+        self.lowerBound = lowerBound
         self.reachable = reachable
         self.lossAtBudget = lossAtBudget
         self.floor = floor

@@ -142,12 +142,14 @@ public struct Planner: Sendable {
         let a = (1 - fit.options.confidence) / 2
 
         // Unreachable replicates count as an infinite budget: if more than the upper tail are
-        // unreachable, the interval has no upper end and none is reported.
+        // unreachable, the interval has no upper end and only its lower end is reported, a
+        // one-sided bound ("at least"), as long as fewer than the lower tail's share reach it.
         var iv: [Double]?
-        if !samples.isEmpty, Double(unreachable) <= a * Double(samples.count), !reachedBudgets.isEmpty {
+        var lowerBound: Double?
+        if !samples.isEmpty, !reachedBudgets.isEmpty {
             let all = reachedBudgets + [Double](repeating: .infinity, count: unreachable)
             let lo = percentile(all, a), hi = percentile(all, 1 - a)
-            if lo.isFinite, hi.isFinite { iv = [lo, hi] }
+            if lo.isFinite, hi.isFinite { iv = [lo, hi] } else if lo.isFinite { lowerBound = lo }
         }
 
         var extrapolation = try extrapolation(target, tokens: tokens.map { [$0] } ?? [])
@@ -156,7 +158,10 @@ public struct Planner: Sendable {
         if let tokens {
             message = "\(fmt(tokens)) post-training tokens to \(criterion)"
             if let iv { message += " (\(level)% interval \(fmt(iv[0]))–\(fmt(iv[1])))" }
-            else if !samples.isEmpty { message += " (no \(level)% interval: \(unreachable) of \(samples.count) bootstrap fits never meet the criterion)" }
+            else if let lowerBound {
+                let oneSided = String(format: "%g", 100 - 100 * a)
+                message += " (at least \(fmt(lowerBound)) with \(oneSided)% confidence; no upper end: \(unreachable) of \(samples.count) bootstrap fits never meet the criterion)"
+            } else if !samples.isEmpty { message += " (no \(level)% interval: \(unreachable) of \(samples.count) bootstrap fits never meet the criterion)" }
             if tokens == Foundation.pow(10, Self.searchRange.lo) { message = "the criterion is already met without post-training (\(criterion))" }
         } else {
             switch criterion {
@@ -177,7 +182,7 @@ public struct Planner: Sendable {
         case .maxSlope: nil
         case .recovery(let f, let lp): lp - f * (lp - fl)
         }
-        return PlanResult(criterion: "\(criterion)", target: target, tokens: tokens, interval: iv, reachable: tokens != nil,
+        return PlanResult(criterion: "\(criterion)", target: target, tokens: tokens, interval: iv, lowerBound: lowerBound, reachable: tokens != nil,
                           lossAtBudget: tokens.map { law.value(best, at: x.with(.tokens, $0)) }.flatMap { $0.isFinite ? $0 : nil }, floor: fl,
                           replicates: samples.count, unreachableReplicates: unreachable, extrapolation: extrapolation,
                           message: message, curve: curve, targetLoss: targetLoss)

@@ -49,7 +49,8 @@ enum TextReport {
     static func plan(_ p: PlanResult, confidence: Double) -> String {
         var out = [p.message]
         if let t = p.tokens {
-            out.append("budget: \(g(t)) tokens" + (p.interval.map { " (\(Int((confidence * 100).rounded()))% interval \(g($0[0])) – \(g($0[1])))" } ?? ""))
+            out.append("budget: \(g(t)) tokens" + (p.interval.map { " (\(Int((confidence * 100).rounded()))% interval \(g($0[0])) – \(g($0[1])))" }
+                ?? p.lowerBound.map { " (at least \(g($0)); no upper end)" } ?? ""))
             if let l = p.lossAtBudget { out.append("loss at budget: \(g(l))") }
         }
         out.append("law floor L(D→∞): \(g(p.floor))")

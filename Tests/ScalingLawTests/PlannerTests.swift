@@ -108,3 +108,33 @@ import Testing
         #expect(abs(a[0].loss - b[0].loss) < 1e-12)
     }
 }
+
+/// When more replicates than the upper tail never meet the criterion, the plan gives the lower
+/// end alone: the percentile of all replicate budgets with the unreachable ones as infinite.
+@Suite struct OneSidedPlanTests {
+    @Test func aTargetNearTheFloorGetsALowerBoundOnly() throws {
+        let records = Synthetic.records(law: P2Law(), params: PlannerTests.truth, design: SyntheticDesign(noise: 0.002, seed: 3))
+        var o = FitOptions()
+        o.starts = 8
+        o.bootstrap = 100
+        let planner = try Planner(law: P2Law(), fit: try ScalingLawFitter.fit(records, law: P2Law(), options: o).result)
+        let target = PlanTarget(n0: 8e9, rho: 0.25, loss0: 1.9)
+        let floor = try planner.plan(target, criterion: .targetLoss(3)).floor
+        // Barely above the best fit's floor: it reaches the target, many replicates' floors lie above it.
+        let plan = try planner.plan(target, criterion: .targetLoss(floor + 1e-4))
+        let tokens = try #require(plan.tokens)
+        #expect(plan.interval == nil)
+        #expect(plan.unreachableReplicates > 3 && plan.unreachableReplicates < 97, "\(plan.unreachableReplicates) of 100 unreachable")
+        let bound = try #require(plan.lowerBound, "\(plan.message)")
+        #expect(bound <= tokens)
+        #expect(plan.message.contains("at least") && plan.message.contains("no upper end"), "\(plan.message)")
+        // A reachable target far from the floor keeps its two-sided interval and no bound.
+        let easy = try planner.plan(target, criterion: .targetLoss(floor + 0.05))
+        #expect(easy.interval != nil && easy.lowerBound == nil, "\(easy.message)")
+        // The JSON carries the bound; a plan without one omits the key.
+        let json = try JSONEncoder().encode(plan), plain = try JSONEncoder().encode(easy)
+        #expect(String(decoding: json, as: UTF8.self).contains("\"lower_bound\""))
+        #expect(!String(decoding: plain, as: UTF8.self).contains("lower_bound"))
+        #expect(try JSONDecoder().decode(PlanResult.self, from: json).lowerBound == bound)
+    }
+}

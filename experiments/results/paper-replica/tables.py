@@ -57,7 +57,8 @@ for fam in families:
 print('\n| family | largest base, rate | target at | target loss | crossed at | planned | 95 % interval | error % | inside |')
 print('|---|---|---|---|---|---|---|---|---|')
 def interval(r):
-    return f"{float(r['lower']):.3g}–{float(r['upper']):.3g}" if r['lower'] and r['upper'] else 'none'
+    if r['lower'] and r['upper']: return f"{float(r['lower']):.3g}–{float(r['upper']):.3g}"
+    return f"≥ {float(r['lower']):.3g}" if r['lower'] else 'none'
 for r in read('plans.csv'):
     if r['kind'] != 'check': continue
     base, rate = r['plan'].split('/')[0], r['plan'].split('/')[3]
