@@ -6,6 +6,9 @@ import LossRecords
 /// extrapolation to a 70B model from such a fit is arbitrary unless somebody says so.
 enum Diagnostics {
     static let correlationThreshold = 0.98
+    /// No law here has a sensible parameter this large: a fit that reaches it is following a
+    /// valley with no bottom.
+    static let runawayMagnitude = 1e12
 
     static func warnings(for fit: FitResult, variables: [Variable], map: ParameterMap, covarianceAvailable: Bool) -> [String] {
         var out: [String] = []
@@ -21,6 +24,9 @@ enum Diagnostics {
         for (j, e) in fit.estimates.enumerated() where !e.fixed {
             if map.isAtBound(j, value: e.value) {
                 out.append("\(e.name) = \(format(e.value)) sits on its bound: the bound, not the data, decides it")
+            }
+            if abs(e.value) >= runawayMagnitude {
+                out.append("\(e.name) = \(format(e.value)) has run off: the objective keeps falling along a direction with no finite optimum (a term such as NC/N0^alpha, with alpha growing, becomes an offset for one model size alone), so this parameter means nothing by itself; only predictions near the data do")
             }
             if let se = e.stderr, se > abs(e.value) {
                 out.append("\(e.name) is not pinned by the data: \(format(e.value)) ± \(format(se)) (standard error larger than the value)")

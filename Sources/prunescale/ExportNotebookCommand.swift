@@ -22,10 +22,15 @@ struct ExportNotebookCommand: ParsableCommand {
     @OptionGroup var experiment: ExperimentOptions
     @Option(help: ArgumentHelp("Notebook file (default: notebooks-export/NAME.ipynb).", valueName: "file"))
     var out: String?
+    @Option(help: ArgumentHelp("""
+        Report folder the notebook reads (default: STORE/report), e.g. a copy committed under \
+        experiments/results/.
+        """, valueName: "dir"))
+    var report: String?
 
     func run() throws {
         let plan = try experiment.plan()
-        let report = plan.reportDirectory
+        let report = self.report.map { URL(fileURLWithPath: $0) } ?? plan.reportDirectory
         guard FileManager.default.fileExists(atPath: report.appendingPathComponent("records.csv").path) else {
             throw ValidationError("\(report.path): no report yet (run the spec, or `prunescale report` it)")
         }
