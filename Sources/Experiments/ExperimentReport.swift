@@ -5,8 +5,9 @@ import ScalingLaw
 import LossRecords
 
 /// The run's report folder: `records.csv`, `fits.csv` (law × holdout × family, with parameters
-/// and metrics), `holdouts.csv` (the held-out scores alone, laws ranked), `predictions.csv`, `plans.csv`, `recovery.csv` (controls and each curve's
-/// recovery, `RecoveryFindings`), `summary.md` and SVG figures. Written from the
+/// and metrics), `holdouts.csv` (the held-out scores alone, laws ranked), `predictions.csv`,
+/// `plans.csv`, `recovery.csv` (controls and each curve's recovery, `RecoveryFindings`),
+/// `summary.md` and SVG figures. Written from the
 /// store alone (no training), replacing only a report folder PruneScale wrote.
 public enum ExperimentReport {
     public struct FitRow: Sendable {
@@ -147,6 +148,12 @@ public enum ExperimentReport {
     static func num(_ x: Double?) -> String {
         guard let x, x.isFinite else { return "" }
         return "\(x)"
+    }
+
+    /// A plan's interval for the summary: `lo–hi`, `≥ lo` when it has no upper end, or empty.
+    static func intervalText(_ p: PlanResult?) -> String {
+        if let i = p?.interval { return "\(fmt(i.first, 3))–\(fmt(i.last, 3))" }
+        return p?.lowerBound.map { "≥ \(fmt($0, 3))" } ?? ""
     }
 
     static func fmt(_ x: Double?, _ digits: Int = 4) -> String {
@@ -311,7 +318,7 @@ public enum ExperimentReport {
             out += "| family | run | rho | target at | target loss | actual tokens | planned | interval | error % | inside |\n"
             out += "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
             for c in checks {
-                let interval = c.planned?.interval.map { "\(fmt($0.first, 3))–\(fmt($0.last, 3))" } ?? c.planned?.lowerBound.map { "≥ \(fmt($0, 3))" } ?? ""
+                let interval = intervalText(c.planned)
                 out += "| \(c.family) | \(c.run) | \(fmt(c.rho, 3)) | \(c.at.rawValue) | \(fmt(c.targetLoss, 4)) | \(fmt(c.actualTokens, 3)) | \(fmt(c.planned?.tokens, 3)) | \(interval) | "
                 out += "\(fmt(c.errorPercent, 3)) | \(c.inside.map { $0 ? "yes" : "no" } ?? (c.error ?? "n/a")) |\n"
             }
@@ -323,7 +330,7 @@ public enum ExperimentReport {
             for p in plans {
                 let t = p.plan.target
                 let target = "n0 \(fmt(t.n0, 3)), rho \(fmt(t.rho, 3)), loss0 \(fmt(t.loss0, 4))"
-                let interval = p.result?.interval.map { "\(fmt($0.first, 3))–\(fmt($0.last, 3))" } ?? p.result?.lowerBound.map { "≥ \(fmt($0, 3))" } ?? ""
+                let interval = intervalText(p.result)
                 out += "| \(p.plan.label) | \(p.family) | \(p.law) | \(target) | \(p.plan.criterion) | \(fmt(p.result?.tokens, 3)) | \(interval) | \(p.result?.message ?? p.error ?? "") |\n"
             }
             out += "\n"

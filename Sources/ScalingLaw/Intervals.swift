@@ -191,6 +191,8 @@ struct ReplicateMaker: Sendable {
     /// ar-wild: AR(1) coefficient and the innovations at each point.
     private(set) var phi = 0.0
     private var innovations: [Double] = []
+    /// ar-wild: (J^T J)^-1, for the HC2 leverages and the run-offset check's projection.
+    private var gramInverse: [[Double]]?
 
     init(method: IntervalMethod, base: FitData, lin: Linearization, space: FitSpace, seed: UInt64) {
         self.method = method
@@ -222,6 +224,7 @@ struct ReplicateMaker: Sendable {
             // HC2 scaling: a point's residual is shrunk by 1 - h_ii; undo it before recolouring.
             var e = lin.residuals
             let inverse = invertSymmetric(gram)
+            gramInverse = inverse
             if let inverse {
                 for i in all {
                     var h = 0.0
@@ -280,11 +283,9 @@ struct ReplicateMaker: Sendable {
     /// random signs break any run-level offset, which is why the intervals then run narrow
     /// (README "Intervals": 0.54-0.71 for 95 % intervals). Nil without runs to compare.
     func runOffsets(draws: Int = 199) -> RunOffsetCheck? {
-        guard method == .arWild, lin.runs.count >= 3, lin.runs.allSatisfy({ $0.count >= 2 }),
-              let inverse = invertSymmetric(lin.gram(lin.runs.flatMap { $0 })) else { return nil }
-        let k = lin.k
+        guard method == .arWild, lin.runs.count >= 3, lin.runs.allSatisfy({ $0.count >= 2 }), let inverse = gramInverse else { return nil }
+        let k = lin.k, all = lin.runs.flatMap { $0 }
         func share(_ r: [Double]) -> Double {
-            let all = lin.runs.flatMap { $0 }
             let mean = all.reduce(0) { $0 + r[$1] } / Double(all.count)
             let total = all.reduce(0) { $0 + (r[$1] - mean) * (r[$1] - mean) }
             let between = lin.runs.reduce(0.0) { acc, run in
